@@ -1,0 +1,71 @@
+import type { Endpoint } from './rows.js';
+
+const V4_MAPPED_PREFIX = '::ffff:';
+const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * Normalises an address for matching Node's view against the kernel's: brackets and scope
+ * removed, IPv4-mapped IPv6 unwrapped (a dual-stack server sees `::ffff:127.0.0.1`, `ss`
+ * prints `[::ffff:127.0.0.1]`), IPv6 lower-cased.
+ */
+export function normalizeAddress(raw: string): string {
+  let address = raw;
+  if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1);
+  const percent = address.indexOf('%');
+  if (percent !== -1) address = address.slice(0, percent);
+  address = address.toLowerCase();
+  if (address.startsWith(V4_MAPPED_PREFIX)) {
+    const tail = address.slice(V4_MAPPED_PREFIX.length);
+    if (DOTTED_QUAD.test(tail)) return tail;
+  }
+  return address;
+}
+
+/**
+ * Parses `host:port` as `ss` and Linux `netstat` print it: `127.0.0.1:80`, `[::1]:80`,
+ * `[fe80::1]%eth0:22`, `[fe80::1%eth0]:22`, `*:80`, `0.0.0.0:*`, `:::80` (netstat).
+ * The port is what follows the last colon, so IPv6 colons never split the host.
+ * Returns undefined for anything else.
+ */
+export function parseHostPort(token: string): Endpoint | undefined {
+  const colon = token.lastIndexOf(':');
+  if (colon <= 0 || colon === token.length - 1) return undefined;
+  const port = parsePort(token.slice(colon + 1));
+  if (port === undefined) return undefined;
+  let host = token.slice(0, colon);
+  let scope: string | undefined;
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    if (close === -1) return undefined;
+    const after = host.slice(close + 1);
+    if (after !== '' && !after.startsWith('%')) return undefined;
+    if (after.length > 1) scope = after.slice(1);
+    host = host.slice(1, close);
+  }
+  const percent = host.indexOf('%');
+  if (percent !== -1) {
+    scope = host.slice(percent + 1) || scope;
+    host = host.slice(0, percent);
+  }
+  if (host === '') return undefined;
+  if (host !== '*' && !isAddressLike(host)) return undefined;
+  const address = host === '*' ? '*' : normalizeAddress(host);
+  return scope === undefined ? { address, port } : { address, port, scope };
+}
+
+/** A port field: digits in 0..65535, or `*` for a wildcard (0). */
+export function parsePort(text: string): number | undefined {
+  if (text === '*') return 0;
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+function isAddressLike(host: string): boolean {
+  return DOTTED_QUAD.test(host) || /^[0-9a-fA-F:.]+$/.test(host);
+}
+
+/** The key under which a connection is matched across sources: local and peer endpoint. */
+export function tupleKey(localAddress: string, localPort: number, peerAddress: string, peerPort: number): string {
+  return `${localAddress} ${localPort} ${peerAddress} ${peerPort}`;
+}
