@@ -1,0 +1,79 @@
+import type { Connection } from '../model/connection.js';
+import type { ConnectionTracker } from '../model/tracker.js';
+import { TcpState } from '../tcp-states.js';
+
+/** Why a socket is stuck in CLOSE_WAIT. */
+export type CloseWaitCause =
+  /** `'end'` was emitted (the peer's FIN was read) and the application never called `end()`. */
+  | 'end_not_called'
+  /** The kernel holds the peer's FIN but the stream was never read to it: no `'end'` ever came. */
+  | 'not_read_to_eof';
+
+/** A connection that has stayed in CLOSE_WAIT past the threshold. */
+export interface CloseWaitLeak {
+  readonly connection: Connection;
+  readonly cause: CloseWaitCause;
+  /** Epoch ms when the connection entered CLOSE_WAIT (the `'end'` event, or the first poll that saw it). */
+  readonly since: number;
+  readonly durationMs: number;
+  /** Bytes the kernel holds unread (Recv-Q), when a kernel source saw the socket. */
+  readonly unreadKernelBytes: number | undefined;
+  /** Bytes in Node's readable buffer, not yet consumed by the application. */
+  readonly unreadNodeBytes: number;
+  /** The stream's read mode when the leak was found: never read, paused, or flowing. */
+  readonly readMode: 'not_started' | 'paused' | 'flowing';
+  readonly detectedAt: number;
+}
+
+/**
+ * Finds CLOSE_WAIT leaks. A closing application leaves CLOSE_WAIT within milliseconds, so
+ * a connection still there after `thresholdMs` is one the code forgot. Each leak is reported
+ * once.
+ */
+export class CloseWaitLeakDetector {
+  constructor(private readonly thresholdMs: number) {}
+
+  scan(tracker: ConnectionTracker, time: number): CloseWaitLeak[] {
+    const leaks: CloseWaitLeak[] = [];
+    for (const c of tracker.connectionsIn(TcpState.CloseWait)) {
+      const leak = this.check(c, time);
+      if (leak !== undefined) {
+        c.leakReported = true;
+        leaks.push(leak);
+      }
+    }
+    return leaks;
+  }
+
+  private check(c: Connection, time: number): CloseWaitLeak | undefined {
+    const socket = c.socket;
+    // A socket on its way out (end() or destroy() called, writes still flushing) is closing, not leaking.
+    if (c.leakReported || socket === undefined || c.endCalledAt !== undefined || c.destroyCalledAt !== undefined) {
+      return undefined;
+    }
+    let cause: CloseWaitCause;
+    let since: number;
+    if (c.peerFinAt !== undefined) {
+      cause = 'end_not_called';
+      since = c.peerFinAt;
+    } else {
+      // Only the kernel can say CLOSE_WAIT without 'end'; the latest poll must still say so.
+      if (c.kernelCloseWaitPolls === 0) return undefined;
+      cause = 'not_read_to_eof';
+      since = c.stateSince;
+    }
+    const durationMs = time - since;
+    if (durationMs < this.thresholdMs) return undefined;
+    const kernelFresh = c.kernel !== undefined && c.kernelCloseWaitPolls > 0;
+    return {
+      connection: c,
+      cause,
+      since,
+      durationMs,
+      unreadKernelBytes: kernelFresh ? c.kernel?.recvQ : undefined,
+      unreadNodeBytes: socket.readableLength,
+      readMode: socket.readableFlowing === null ? 'not_started' : socket.readableFlowing ? 'flowing' : 'paused',
+      detectedAt: time,
+    };
+  }
+}

@@ -1,0 +1,130 @@
+import { diag, metrics, trace } from '@opentelemetry/api';
+import type * as net from 'node:net';
+import { now } from './clock.js';
+import { resolveOptions } from './config.js';
+import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
+import { ConnectionTracker } from './model/tracker.js';
+import { KernelReader } from './observe/kernel/kernel-reader.js';
+import { kernelSourcesFor } from './observe/kernel/sources.js';
+import { NodeSocketObserver } from './observe/node-sockets.js';
+import { OtelReporter } from './report/otel-reporter.js';
+import { TcpState } from './tcp-states.js';
+import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
+
+/** The states a poll asks the kernel for: the ones socket events cannot see. */
+const POLLED_STATES = [TcpState.CloseWait] as const;
+
+/**
+ * One running instrumentation: observe → model → detect → report, driven by socket events
+ * and an unref()'d poll timer, one poll in flight at a time.
+ */
+class Socklife implements SocklifeHandle {
+  readonly options: ResolvedOptions;
+  private readonly observer: NodeSocketObserver;
+  private readonly tracker: ConnectionTracker;
+  private readonly reporter: OtelReporter;
+  private readonly detector: CloseWaitLeakDetector;
+  private readonly reader: KernelReader;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private polled = false;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.reporter = new OtelReporter({
+      tracerProvider: options.tracerProvider ?? trace.getTracerProvider(),
+      meterProvider: options.meterProvider ?? metrics.getMeterProvider(),
+      stateCounts: () => this.tracker.stateCounts(),
+    });
+    this.tracker = new ConnectionTracker(this.reporter, (socket) => this.observer.detach(socket));
+    this.observer = new NodeSocketObserver(this.tracker, {
+      captureStacks: options.captureStacks,
+      autoInstrument: options.autoInstrument,
+    });
+    this.detector = new CloseWaitLeakDetector(options.closeWaitThresholdMs);
+    this.reader = new KernelReader(kernelSourcesFor(options.source));
+    this.observer.enable();
+    // The first poll runs at once, so a missing or broken source is reported at start-up.
+    this.schedule(0);
+  }
+
+  get source(): SocklifeHandle['source'] {
+    return this.reader.current ?? 'none';
+  }
+
+  instrumentServer(server: net.Server): void {
+    if (!this.stopped) this.observer.observeServer(server);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.observer.disable();
+    for (const socket of this.tracker.stop()) this.observer.detach(socket);
+    this.reporter.stop();
+    if (getActive() === this) setActive(undefined);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      // The first poll always runs, to try the source; later ones only while there is something to match.
+      if ((!this.polled || this.tracker.liveConnections().size > 0) && this.reader.current !== undefined) {
+        this.polled = true;
+        const reading = await this.reader.read(this.tracker.queryFor(POLLED_STATES));
+        if (reading !== undefined && !this.stopped) this.tracker.kernelRows(reading.rows, reading.source, now());
+      }
+      if (!this.stopped) {
+        for (const leak of this.detector.scan(this.tracker, now())) this.reporter.closeWaitLeak(leak);
+      }
+    } catch (error) {
+      diag.error('socklife: poll failed', error);
+    } finally {
+      this.schedule(this.options.pollIntervalMs);
+    }
+  }
+}
+
+// One instrumentation per process, shared by the CommonJS and ES module builds.
+const ACTIVE = Symbol.for('socklife.active');
+type GlobalWithActive = typeof globalThis & { [ACTIVE]?: Socklife };
+
+function getActive(): Socklife | undefined {
+  return (globalThis as GlobalWithActive)[ACTIVE];
+}
+
+function setActive(instance: Socklife | undefined): void {
+  (globalThis as GlobalWithActive)[ACTIVE] = instance;
+}
+
+/**
+ * Starts following the TCP sockets of this process. Invalid options throw a TypeError that
+ * names the option. Calling it again while running returns the running instrumentation.
+ */
+export function instrument(options?: SocklifeOptions): SocklifeHandle {
+  const resolved = resolveOptions(options);
+  const active = getActive();
+  if (active !== undefined) {
+    diag.warn('socklife: instrument() called while already running; returning the running instrumentation');
+    return active;
+  }
+  const instance = new Socklife(resolved);
+  setActive(instance);
+  return instance;
+}
+
+/**
+ * Follows one server's connections. Uses the running instrumentation, or starts one that
+ * follows only the servers given here (`autoInstrument: false`).
+ */
+export function instrumentServer(server: net.Server, options?: Omit<SocklifeOptions, 'autoInstrument'>): SocklifeHandle {
+  const handle = getActive() ?? instrument({ ...options, autoInstrument: false });
+  handle.instrumentServer(server);
+  return handle;
+}

@@ -1,0 +1,78 @@
+import type * as net from 'node:net';
+import type { CreationStack } from '../observe/creation-stack.js';
+import type { TcpInfo } from '../observe/kernel/rows.js';
+import type { KernelSourceName } from '../observe/kernel/source.js';
+import type { SocketSide } from '../observe/node-sockets.js';
+import type { StateSource, TcpState } from '../tcp-states.js';
+
+/** One endpoint as the model keeps it: normalised address (for matching) and family. */
+export interface ConnectionEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** One recorded change of state. */
+export interface StateChange {
+  readonly state: TcpState;
+  readonly source: StateSource;
+  /** Epoch milliseconds. */
+  readonly time: number;
+}
+
+/** What the kernel last said about this connection. */
+export interface KernelView {
+  readonly source: KernelSourceName;
+  readonly inode: number;
+  readonly recvQ: number;
+  readonly sendQ: number;
+  readonly tcpInfo?: TcpInfo;
+  /** Epoch milliseconds of the poll. */
+  readonly seenAt: number;
+}
+
+/** How a connection ended, as far as Node saw it. */
+export type CloseReason = 'fin' | 'reset' | 'error' | 'destroyed';
+
+/**
+ * The per-connection record that merges socket events and kernel rows. Only the tracker
+ * writes it; detectors and reporters read it.
+ */
+export interface Connection {
+  readonly id: number;
+  readonly side: SocketSide;
+  readonly createdAt: number;
+  readonly creationStack: CreationStack | undefined;
+  /** The socket while it is open; dropped at `'close'` so the record holds no handle. */
+  socket: net.Socket | undefined;
+  state: TcpState;
+  stateSource: StateSource;
+  stateSince: number;
+  /** The timeline, oldest first; bounded (the first and the latest changes are kept). */
+  readonly history: StateChange[];
+  local: ConnectionEndpoint | undefined;
+  peer: ConnectionEndpoint | undefined;
+  /** 'IPv4' or 'IPv6', as Node reports the peer family. */
+  family: string | undefined;
+  /** When the peer's FIN was read (`'end'`). */
+  peerFinAt: number | undefined;
+  /** When our FIN went out (`'finish'`). */
+  localFinAt: number | undefined;
+  endCalledAt: number | undefined;
+  destroyCalledAt: number | undefined;
+  /** True when the socket was closed with `resetAndDestroy()`. */
+  resetRequested: boolean;
+  closedAt: number | undefined;
+  closeReason: CloseReason | undefined;
+  error: Error | undefined;
+  /** Bytes read and written, frozen at close. */
+  bytesRead: number;
+  bytesWritten: number;
+  kernel: KernelView | undefined;
+  /** Consecutive polls that saw this connection in CLOSE_WAIT. */
+  kernelCloseWaitPolls: number;
+  /** Set by the close-wait detector so that a leak is reported once. */
+  leakReported: boolean;
+}
+
+/** Longest timeline kept per connection; a normal one has 4 to 7 changes. */
+export const MAX_HISTORY = 16;

@@ -1,0 +1,302 @@
+import { diag } from '@opentelemetry/api';
+import type * as net from 'node:net';
+import { now } from '../clock.js';
+import type { CreationStack } from '../observe/creation-stack.js';
+import { normalizeAddress, tupleKey } from '../observe/kernel/address.js';
+import type { KernelSocketRow } from '../observe/kernel/rows.js';
+import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
+import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-sockets.js';
+import { socketInode } from '../observe/socket-inode.js';
+import { TcpState, type StateSource } from '../tcp-states.js';
+import { MAX_HISTORY, type CloseReason, type Connection, type StateChange } from './connection.js';
+import { canReach } from './transitions.js';
+
+/** Who wants to know when connections open, change state and close (reporters). */
+export interface ConnectionListener {
+  opened(connection: Connection): void;
+  stateChanged(connection: Connection, change: StateChange): void;
+  closed(connection: Connection): void;
+}
+
+/** Beyond this many distinct ports a poll asks for the states only, not for each port. */
+const MAX_FILTER_PORTS = 64;
+
+/**
+ * Owns every connection record: turns socket events and kernel rows into state changes,
+ * all through `setState`, and keeps the indexes the poll and the detectors need.
+ */
+export class ConnectionTracker implements SocketSink {
+  private readonly bySocket = new WeakMap<net.Socket, Connection>();
+  private readonly live = new Set<Connection>();
+  private readonly byTuple = new Map<string, Connection>();
+  private readonly inState = new Map<TcpState, Set<Connection>>();
+  private readonly serverPorts = new Map<number, number>();
+  private readonly clientPeerPorts = new Map<number, number>();
+  private readonly inodes = new WeakMap<Connection, number>();
+  private nextId = 1;
+  private stopped = false;
+
+  constructor(
+    private readonly listener: ConnectionListener,
+    /** Called when a socket turns out not to be TCP (a pipe), so its observer can let go. */
+    private readonly onForget: (socket: net.Socket) => void = () => {},
+  ) {}
+
+  /** Live connections currently in a state. */
+  connectionsIn(state: TcpState): ReadonlySet<Connection> {
+    return this.inState.get(state) ?? EMPTY;
+  }
+
+  liveConnections(): ReadonlySet<Connection> {
+    return this.live;
+  }
+
+  /** How many live connections are in each state. */
+  stateCounts(): ReadonlyMap<TcpState, number> {
+    const counts = new Map<TcpState, number>();
+    for (const [state, set] of this.inState) if (set.size > 0) counts.set(state, set.size);
+    return counts;
+  }
+
+  /** The kernel query that covers this process's connections in the given states. */
+  queryFor(states: readonly TcpState[]): KernelQuery {
+    const ports = this.serverPorts.size + this.clientPeerPorts.size;
+    if (ports === 0 || ports > MAX_FILTER_PORTS) return { states };
+    return { states, localPorts: [...this.serverPorts.keys()], peerPorts: [...this.clientPeerPorts.keys()] };
+  }
+
+  /** Forgets every live record; later events and rows are ignored. */
+  stop(): net.Socket[] {
+    this.stopped = true;
+    const sockets: net.Socket[] = [];
+    for (const c of this.live) if (c.socket !== undefined) sockets.push(c.socket);
+    this.live.clear();
+    this.byTuple.clear();
+    this.inState.clear();
+    this.serverPorts.clear();
+    this.clientPeerPorts.clear();
+    return sockets;
+  }
+
+  socketOpened(socket: net.Socket, side: SocketSide, creationStack: CreationStack | undefined): boolean {
+    if (this.stopped || this.bySocket.has(socket)) return false;
+    // Accepted sockets know their family at once; a pipe server's have none.
+    if (side === 'server' && !isInetFamily(socket.remoteFamily)) return false;
+    const time = now();
+    const connection: Connection = {
+      id: this.nextId++,
+      side,
+      createdAt: time,
+      creationStack,
+      socket,
+      state: TcpState.Closed,
+      stateSource: 'socket_event',
+      stateSince: time,
+      history: [],
+      local: undefined,
+      peer: undefined,
+      family: undefined,
+      peerFinAt: undefined,
+      localFinAt: undefined,
+      endCalledAt: undefined,
+      destroyCalledAt: undefined,
+      resetRequested: false,
+      closedAt: undefined,
+      closeReason: undefined,
+      error: undefined,
+      bytesRead: 0,
+      bytesWritten: 0,
+      kernel: undefined,
+      kernelCloseWaitPolls: 0,
+      leakReported: false,
+    };
+    this.bySocket.set(socket, connection);
+    this.live.add(connection);
+    this.addToState(connection);
+    if (side === 'server') this.learnEndpoints(connection, socket);
+    this.notify(() => this.listener.opened(connection));
+    // A client has called connect() (its SYN is out); the kernel finished a server's handshake before accept().
+    this.setState(connection, side === 'client' ? TcpState.SynSent : TcpState.Established, 'socket_event', time);
+    return true;
+  }
+
+  socketEvent(socket: net.Socket, event: SocketEvent): void {
+    if (this.stopped) return;
+    const c = this.bySocket.get(socket);
+    if (c === undefined || c.closedAt !== undefined) return;
+    const time = now();
+    switch (event.type) {
+      case 'connect':
+        if (!isInetFamily(socket.remoteFamily)) {
+          this.forget(c, socket);
+          return;
+        }
+        this.learnEndpoints(c, socket);
+        this.setState(c, TcpState.Established, 'socket_event', time);
+        return;
+      case 'end':
+        c.peerFinAt ??= time;
+        // The peer's FIN after ours ends the active close; before ours, it leaves us in CLOSE_WAIT.
+        this.setState(c, c.localFinAt === undefined ? TcpState.CloseWait : TcpState.TimeWait, 'socket_event', time);
+        return;
+      case 'finish':
+        c.localFinAt ??= time;
+        this.setState(c, c.peerFinAt === undefined ? TcpState.FinWait1 : TcpState.LastAck, 'socket_event', time);
+        return;
+      case 'end_called':
+        c.endCalledAt ??= time;
+        return;
+      case 'destroy_called':
+        c.destroyCalledAt ??= time;
+        if (event.reset) c.resetRequested = true;
+        return;
+      case 'close':
+        this.close(c, socket, event.error, time);
+        return;
+    }
+  }
+
+  /** Applies one poll's rows; rows of other processes find no record and are ignored. */
+  kernelRows(rows: readonly KernelSocketRow[], source: KernelSourceName, time: number): void {
+    if (this.stopped) return;
+    const seenInCloseWait = new Set<Connection>();
+    for (const row of rows) {
+      const c = this.byTuple.get(tupleKey(row.local.address, row.local.port, row.peer.address, row.peer.port));
+      if (c === undefined || !this.sameSocket(c, row.inode)) continue;
+      c.kernel = {
+        source,
+        inode: row.inode,
+        recvQ: row.recvQ,
+        sendQ: row.sendQ,
+        seenAt: time,
+        ...(row.tcpInfo === undefined ? {} : { tcpInfo: row.tcpInfo }),
+      };
+      if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
+      this.setState(c, row.state, 'kernel', time);
+    }
+    for (const c of this.connectionsIn(TcpState.CloseWait)) {
+      c.kernelCloseWaitPolls = seenInCloseWait.has(c) ? c.kernelCloseWaitPolls + 1 : 0;
+    }
+  }
+
+  /**
+   * The one place a state changes. A move the table does not allow (a stale row after a
+   * newer event) is logged and dropped.
+   */
+  setState(c: Connection, state: TcpState, source: StateSource, time: number): boolean {
+    if (c.state === state) return false;
+    if (!canReach(c.state, state)) {
+      diag.debug(`socklife: connection ${c.id}: ${source} says ${state} after ${c.state}; ignored`);
+      return false;
+    }
+    const live = this.live.has(c);
+    if (live) this.removeFromState(c);
+    c.state = state;
+    c.stateSource = source;
+    c.stateSince = time;
+    if (live) this.addToState(c);
+    const change: StateChange = { state, source, time };
+    // Keep the first changes (the opening) and the latest; drop from the middle.
+    if (c.history.length >= MAX_HISTORY) c.history.splice(1, 1);
+    c.history.push(change);
+    this.notify(() => this.listener.stateChanged(c, change));
+    return true;
+  }
+
+  private close(c: Connection, socket: net.Socket, error: Error | undefined, time: number): void {
+    c.closedAt = time;
+    c.error = error;
+    c.bytesRead = socket.bytesRead;
+    c.bytesWritten = socket.bytesWritten;
+    c.closeReason = closeReasonOf(c, error);
+    // After an active close the kernel keeps the socket in TIME_WAIT; every other close ends it here.
+    if (c.state !== TcpState.TimeWait) this.setState(c, TcpState.Closed, 'socket_event', time);
+    this.removeLive(c);
+    c.socket = undefined;
+    this.notify(() => this.listener.closed(c));
+  }
+
+  private forget(c: Connection, socket: net.Socket): void {
+    this.removeLive(c);
+    c.socket = undefined;
+    this.onForget(socket);
+  }
+
+  private removeLive(c: Connection): void {
+    if (!this.live.delete(c)) return;
+    this.removeFromState(c);
+    if (c.local !== undefined && c.peer !== undefined) {
+      const key = tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port);
+      if (this.byTuple.get(key) === c) this.byTuple.delete(key);
+      if (c.side === 'server') decrement(this.serverPorts, c.local.port);
+      else decrement(this.clientPeerPorts, c.peer.port);
+    }
+  }
+
+  private learnEndpoints(c: Connection, socket: net.Socket): void {
+    if (c.local !== undefined) return;
+    const { localAddress, localPort, remoteAddress, remotePort } = socket;
+    if (localAddress === undefined || localPort === undefined || remoteAddress === undefined || remotePort === undefined) return;
+    c.local = { address: normalizeAddress(localAddress), port: localPort };
+    c.peer = { address: normalizeAddress(remoteAddress), port: remotePort };
+    c.family = socket.remoteFamily;
+    this.byTuple.set(tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port), c);
+    if (c.side === 'server') increment(this.serverPorts, c.local.port);
+    else increment(this.clientPeerPorts, c.peer.port);
+  }
+
+  /** A row with an inode must be this socket's inode; a row without one (TIME_WAIT) matches by tuple. */
+  private sameSocket(c: Connection, rowInode: number): boolean {
+    if (rowInode === 0) return true;
+    let inode = this.inodes.get(c);
+    if (inode === undefined && c.socket !== undefined) {
+      inode = socketInode(c.socket);
+      if (inode !== undefined) this.inodes.set(c, inode);
+    }
+    return inode === undefined || inode === rowInode;
+  }
+
+  private addToState(c: Connection): void {
+    let set = this.inState.get(c.state);
+    if (set === undefined) this.inState.set(c.state, (set = new Set()));
+    set.add(c);
+  }
+
+  private removeFromState(c: Connection): void {
+    this.inState.get(c.state)?.delete(c);
+  }
+
+  private notify(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      diag.error('socklife: a listener threw', error);
+    }
+  }
+}
+
+const EMPTY: ReadonlySet<Connection> = new Set();
+
+function isInetFamily(family: string | undefined): boolean {
+  return family === 'IPv4' || family === 'IPv6';
+}
+
+function closeReasonOf(c: Connection, error: Error | undefined): CloseReason {
+  if (error !== undefined) {
+    const code = (error as Error & { code?: unknown }).code;
+    return code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : 'error';
+  }
+  if (c.resetRequested) return 'reset';
+  if (c.peerFinAt !== undefined && c.localFinAt !== undefined) return 'fin';
+  return 'destroyed';
+}
+
+function increment(counts: Map<number, number>, key: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function decrement(counts: Map<number, number>, key: number): void {
+  const n = (counts.get(key) ?? 0) - 1;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
+}

@@ -1,0 +1,215 @@
+import * as dc from 'node:diagnostics_channel';
+import * as net from 'node:net';
+import { captureCreationStack, type CreationStack } from './creation-stack.js';
+
+export type SocketSide = 'client' | 'server';
+
+/** What Node tells about a socket, in the order it happens. */
+export type SocketEvent =
+  /** The client handshake finished (`'connect'`). */
+  | { readonly type: 'connect' }
+  /** The peer's FIN was read (`'end'`). */
+  | { readonly type: 'end' }
+  /** Our FIN went out: `end()` flushed (`'finish'`). */
+  | { readonly type: 'finish' }
+  /** The application called `end()`. */
+  | { readonly type: 'end_called' }
+  /** The application called `destroy()` or `resetAndDestroy()`. */
+  | { readonly type: 'destroy_called'; readonly reset: boolean }
+  /** The handle closed (`'close'`); `error` is the stream's error, if it had one. */
+  | { readonly type: 'close'; readonly error?: Error };
+
+/** The model side of the observer: it decides which sockets it tracks. */
+export interface SocketSink {
+  /** A TCP socket appeared; returns false when the sink does not want it. */
+  socketOpened(socket: net.Socket, side: SocketSide, stack: CreationStack | undefined): boolean;
+  socketEvent(socket: net.Socket, event: SocketEvent): void;
+}
+
+export interface NodeSocketObserverOptions {
+  /** Capture the stack that created each socket. */
+  readonly captureStacks: boolean;
+  /** Subscribe to every socket of the process (diagnostics_channel); off: only `observeServer`. */
+  readonly autoInstrument: boolean;
+}
+
+interface Subscription {
+  readonly name: string;
+  readonly unsubscribe: () => void;
+}
+
+type PatchedMethod = 'end' | 'destroy' | 'resetAndDestroy';
+
+/**
+ * Observes Node's TCP sockets: the diagnostics channels `net.client.socket` and
+ * `net.server.socket` for every socket, `observeServer()` for one server, socket events,
+ * and the `end()`/`destroy()` calls. It never adds an `'error'` listener (that would stop an
+ * unhandled error from surfacing) and never changes a stream's flowing mode.
+ */
+export class NodeSocketObserver {
+  private readonly subscriptions: Subscription[] = [];
+  private readonly listenStacks = new WeakMap<net.Server, CreationStack>();
+  private readonly observedServers = new WeakMap<net.Server, (socket: net.Socket) => void>();
+  private readonly originals = new Map<PatchedMethod, unknown>();
+  /** One set of listener functions shared by all sockets: no closures per socket. */
+  private readonly listeners: Readonly<Record<'connect' | 'end' | 'finish' | 'close', (this: net.Socket) => void>>;
+  private enabled = false;
+
+  constructor(
+    private readonly sink: SocketSink,
+    private readonly options: NodeSocketObserverOptions,
+  ) {
+    this.listeners = {
+      connect(this: net.Socket) {
+        sink.socketEvent(this, CONNECT);
+      },
+      end(this: net.Socket) {
+        sink.socketEvent(this, END);
+      },
+      finish(this: net.Socket) {
+        sink.socketEvent(this, FINISH);
+      },
+      close(this: net.Socket) {
+        const error = this.errored;
+        sink.socketEvent(this, error instanceof Error ? { type: 'close', error } : CLOSE);
+      },
+    };
+  }
+
+  enable(): void {
+    if (this.enabled) return;
+    this.enabled = true;
+    if (this.options.captureStacks) {
+      // Node publishes listen() on this tracing channel synchronously inside Server.listen.
+      for (const name of ['tracing:net.server.listen:start', 'tracing:net.server.listen:asyncStart']) {
+        this.subscribe(name, (message) => this.onListen(message));
+      }
+    }
+    if (this.options.autoInstrument) {
+      this.subscribe('net.client.socket', (message) => this.onChannelSocket(message, 'client'));
+      this.subscribe('net.server.socket', (message) => this.onChannelSocket(message, 'server'));
+    }
+    this.patchSocketMethods();
+  }
+
+  disable(): void {
+    if (!this.enabled) return;
+    this.enabled = false;
+    for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    this.restoreSocketMethods();
+  }
+
+  /** Tracks the connections that one server accepts, from now on. */
+  observeServer(server: net.Server): void {
+    if (this.observedServers.has(server)) return;
+    if (this.options.captureStacks && !this.listenStacks.has(server)) {
+      this.listenStacks.set(server, captureCreationStack(this.observeServer));
+    }
+    const onConnection = (socket: net.Socket): void => {
+      if (this.enabled) this.adopt(socket, 'server');
+    };
+    this.observedServers.set(server, onConnection);
+    // Prepended so that what the application's handler does to the socket is seen too.
+    server.prependListener('connection', onConnection);
+  }
+
+  /** Stops tracking new connections of a server observed with `observeServer`. */
+  unobserveServer(server: net.Server): void {
+    const onConnection = this.observedServers.get(server);
+    if (onConnection === undefined) return;
+    server.removeListener('connection', onConnection);
+    this.observedServers.delete(server);
+  }
+
+  private subscribe(name: string, onMessage: (message: unknown) => void): void {
+    const handler = (message: unknown): void => {
+      try {
+        onMessage(message);
+      } catch {
+        // Instrumentation never throws into the code that made the socket.
+      }
+    };
+    dc.subscribe(name, handler);
+    this.subscriptions.push({ name, unsubscribe: () => dc.unsubscribe(name, handler) });
+  }
+
+  private onListen(message: unknown): void {
+    const server = (message as { server?: unknown } | undefined)?.server;
+    if (server instanceof net.Server && !this.listenStacks.has(server)) {
+      this.listenStacks.set(server, captureCreationStack());
+    }
+  }
+
+  private onChannelSocket(message: unknown, side: SocketSide): void {
+    const socket = (message as { socket?: unknown } | undefined)?.socket;
+    if (socket instanceof net.Socket) this.adopt(socket, side);
+  }
+
+  private adopt(socket: net.Socket, side: SocketSide): void {
+    let stack: CreationStack | undefined;
+    if (this.options.captureStacks) {
+      stack = side === 'client' ? captureCreationStack() : this.serverStack(socket);
+    }
+    if (!this.sink.socketOpened(socket, side, stack)) return;
+    for (const [event, listener] of Object.entries(this.listeners)) socket.on(event, listener);
+  }
+
+  /** Removes socklife's listeners from a socket (on `stop()`, or when it turns out not to be TCP). */
+  detach(socket: net.Socket): void {
+    for (const [event, listener] of Object.entries(this.listeners)) socket.removeListener(event, listener);
+  }
+
+  private serverStack(socket: net.Socket): CreationStack | undefined {
+    const server = (socket as net.Socket & { server?: unknown }).server;
+    return server instanceof net.Server ? this.listenStacks.get(server) : undefined;
+  }
+
+  /** end()/destroy() are methods, not events: wrap them once on the prototype while enabled. */
+  private patchSocketMethods(): void {
+    const proto = net.Socket.prototype as unknown as Record<PatchedMethod, (...args: unknown[]) => unknown>;
+    const sink = this.sink;
+    const events: Record<PatchedMethod, SocketEvent> = {
+      end: END_CALLED,
+      destroy: DESTROY_CALLED,
+      resetAndDestroy: RESET_CALLED,
+    };
+    for (const method of Object.keys(events) as PatchedMethod[]) {
+      const original = proto[method];
+      if (typeof original !== 'function') continue;
+      const event = events[method];
+      const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
+      this.originals.set(method, hadOwn ? original : undefined);
+      const wrapped = function (this: net.Socket, ...args: unknown[]): unknown {
+        try {
+          sink.socketEvent(this, event);
+        } catch {
+          // Never let bookkeeping break the application's close.
+        }
+        return original.apply(this, args);
+      };
+      Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
+      proto[method] = wrapped;
+    }
+  }
+
+  private restoreSocketMethods(): void {
+    const proto = net.Socket.prototype as unknown as Record<string, unknown>;
+    for (const [method, original] of this.originals) {
+      const current = proto[method] as { [SOCKLIFE_WRAPPED]?: unknown } | undefined;
+      // Someone wrapped over us: leave their wrapper; ours turns into a pass-through via the sink.
+      if (current?.[SOCKLIFE_WRAPPED] === undefined) continue;
+      if (original === undefined) delete proto[method];
+      else proto[method] = original;
+    }
+    this.originals.clear();
+  }
+}
+
+const SOCKLIFE_WRAPPED = Symbol.for('socklife.wrapped');
+const CONNECT: SocketEvent = Object.freeze({ type: 'connect' });
+const END: SocketEvent = Object.freeze({ type: 'end' });
+const FINISH: SocketEvent = Object.freeze({ type: 'finish' });
+const CLOSE: SocketEvent = Object.freeze({ type: 'close' });
+const END_CALLED: SocketEvent = Object.freeze({ type: 'end_called' });
+const DESTROY_CALLED: SocketEvent = Object.freeze({ type: 'destroy_called', reset: false });
+const RESET_CALLED: SocketEvent = Object.freeze({ type: 'destroy_called', reset: true });

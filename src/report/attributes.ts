@@ -1,0 +1,91 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
+import type { Connection } from '../model/connection.js';
+
+/** Attribute names: OpenTelemetry semantic conventions where one exists, `tcp.*`/`nodejs.*` otherwise. */
+export const ATTR = {
+  networkTransport: 'network.transport',
+  networkType: 'network.type',
+  networkLocalAddress: 'network.local.address',
+  networkLocalPort: 'network.local.port',
+  networkPeerAddress: 'network.peer.address',
+  networkPeerPort: 'network.peer.port',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+  clientAddress: 'client.address',
+  clientPort: 'client.port',
+  connectionState: 'network.connection.state',
+  errorType: 'error.type',
+  codeStacktrace: 'code.stacktrace',
+  codeFilePath: 'code.file.path',
+  codeLineNumber: 'code.line.number',
+  codeColumnNumber: 'code.column.number',
+  codeFunctionName: 'code.function.name',
+  stateSource: 'tcp.state.source',
+  bytesReceived: 'tcp.bytes.received',
+  bytesSent: 'tcp.bytes.sent',
+  closeReason: 'tcp.close.reason',
+  closeInitiator: 'tcp.close.initiator',
+  closeWaitCause: 'tcp.close_wait.cause',
+  closeWaitDurationMs: 'tcp.close_wait.duration_ms',
+  unreadKernelBytes: 'tcp.close_wait.unread_bytes.kernel',
+  unreadNodeBytes: 'tcp.close_wait.unread_bytes.node',
+  readableFlowing: 'nodejs.stream.read_mode',
+  socketSide: 'tcp.connection.side',
+} as const;
+
+/** Address attributes of a connection, once its endpoints are known. */
+export function endpointAttributes(c: Connection): Attributes {
+  if (c.local === undefined || c.peer === undefined) return {};
+  const attributes: Attributes = {
+    [ATTR.networkType]: c.family === 'IPv6' ? 'ipv6' : 'ipv4',
+    [ATTR.networkLocalAddress]: c.local.address,
+    [ATTR.networkLocalPort]: c.local.port,
+    [ATTR.networkPeerAddress]: c.peer.address,
+    [ATTR.networkPeerPort]: c.peer.port,
+  };
+  if (c.side === 'client') {
+    attributes[ATTR.serverAddress] = c.peer.address;
+    attributes[ATTR.serverPort] = c.peer.port;
+  } else {
+    attributes[ATTR.clientAddress] = c.peer.address;
+    attributes[ATTR.clientPort] = c.peer.port;
+  }
+  return attributes;
+}
+
+/** Who sent the first FIN: the order of our `'finish'` and the peer's `'end'`. */
+export function closeInitiator(c: Connection): 'local' | 'peer' | undefined {
+  if (c.localFinAt !== undefined && (c.peerFinAt === undefined || c.localFinAt < c.peerFinAt)) return 'local';
+  if (c.peerFinAt !== undefined) return 'peer';
+  return undefined;
+}
+
+/** Attributes of a `tcp.close_wait.leak` span. */
+export function leakAttributes(leak: CloseWaitLeak): Attributes {
+  const c = leak.connection;
+  const attributes: Attributes = {
+    [ATTR.networkTransport]: 'tcp',
+    ...endpointAttributes(c),
+    [ATTR.connectionState]: 'close_wait',
+    [ATTR.stateSource]: c.stateSource,
+    [ATTR.socketSide]: c.side,
+    [ATTR.closeWaitCause]: leak.cause,
+    [ATTR.closeWaitDurationMs]: Math.round(leak.durationMs),
+    [ATTR.unreadNodeBytes]: leak.unreadNodeBytes,
+    [ATTR.readableFlowing]: leak.readMode,
+  };
+  if (leak.unreadKernelBytes !== undefined) attributes[ATTR.unreadKernelBytes] = leak.unreadKernelBytes;
+  const stack = c.creationStack;
+  if (stack !== undefined) {
+    attributes[ATTR.codeStacktrace] = stack.format();
+    const frame = stack.userFrame();
+    if (frame !== undefined) {
+      attributes[ATTR.codeFilePath] = frame.filePath;
+      attributes[ATTR.codeLineNumber] = frame.line;
+      attributes[ATTR.codeColumnNumber] = frame.column;
+      if (frame.functionName !== undefined) attributes[ATTR.codeFunctionName] = frame.functionName;
+    }
+  }
+  return attributes;
+}

@@ -1,0 +1,56 @@
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import type * as net from 'node:net';
+
+/** Where kernel socket state comes from. */
+export type SourceOption =
+  /** `ss`, then `/proc/net/tcp`, then `netstat`: the first that works, falling back at run time. */
+  | 'auto'
+  /** iproute2 `ss` only. */
+  | 'ss'
+  /** `/proc/net/tcp` and `/proc/net/tcp6` only (Linux, no child process). */
+  | 'proc'
+  /** `netstat` only (Linux net-tools or macOS). */
+  | 'netstat'
+  /** No kernel source: socket events only (CLOSE_WAIT behind an unread stream is then invisible). */
+  | 'none';
+
+/** Options of `instrument()`; each also has an environment variable `SOCKLIFE_` + its name in upper snake case. */
+export interface SocklifeOptions {
+  /** How often the kernel is polled and the detectors run, in milliseconds. Default 5000. */
+  pollIntervalMs?: number;
+  /** How long a connection may stay in CLOSE_WAIT before it is reported as a leak, in milliseconds. Default 60000. */
+  closeWaitThresholdMs?: number;
+  /** Kernel source. Default `'auto'`. */
+  source?: SourceOption;
+  /** Capture the stack that created each socket (named in leak reports). Default true. */
+  captureStacks?: boolean;
+  /** Follow every TCP socket of the process through `diagnostics_channel`; false: only servers given to `instrumentServer()`. Default true. */
+  autoInstrument?: boolean;
+  /** Tracer provider for spans. Default: the global one (`@opentelemetry/api` `trace`). Not settable from the environment. */
+  tracerProvider?: TracerProvider;
+  /** Meter provider for metrics. Default: the global one (`@opentelemetry/api` `metrics`). Not settable from the environment. */
+  meterProvider?: MeterProvider;
+}
+
+/** The options in force, defaults filled in. */
+export interface ResolvedOptions {
+  readonly pollIntervalMs: number;
+  readonly closeWaitThresholdMs: number;
+  readonly source: SourceOption;
+  readonly captureStacks: boolean;
+  readonly autoInstrument: boolean;
+  readonly tracerProvider: TracerProvider | undefined;
+  readonly meterProvider: MeterProvider | undefined;
+}
+
+/** A running instrumentation, as returned by `instrument()`. */
+export interface SocklifeHandle {
+  /** The options in force. */
+  readonly options: ResolvedOptions;
+  /** The kernel source in use now (`'none'` when there is none left, or none was wanted). */
+  readonly source: 'ss' | 'proc' | 'netstat' | 'none';
+  /** Follows the connections this server accepts (an `http.Server` is a `net.Server`). */
+  instrumentServer(server: net.Server): void;
+  /** Stops polling, unsubscribes, restores patched methods and forgets every connection. */
+  stop(): void;
+}
