@@ -70,10 +70,18 @@ export class CloseWaitLeakDetector {
       cause,
       since,
       durationMs,
-      unreadKernelBytes: kernelFresh ? c.kernel?.recvQ : undefined,
+      unreadKernelBytes: kernelFresh ? unreadDataBytes(c.kernel?.recvQ ?? 0) : undefined,
       unreadNodeBytes: socket.readableLength,
       readMode: socket.readableFlowing === null ? 'not_started' : socket.readableFlowing ? 'flowing' : 'paused',
       detectedAt: time,
     };
   }
+}
+
+/**
+ * Recv-Q is rcv_nxt − copied_seq, and the peer's FIN takes one sequence number: while it is
+ * unread (any Recv-Q at all in CLOSE_WAIT), one of the counted "bytes" is the FIN.
+ */
+function unreadDataBytes(recvQ: number): number {
+  return recvQ > 0 ? recvQ - 1 : 0;
 }

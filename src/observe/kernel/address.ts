@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Endpoint } from './rows.js';
 
 const V4_MAPPED_PREFIX = '::ffff:';
@@ -48,7 +49,9 @@ export function parseHostPort(token: string): Endpoint | undefined {
     host = host.slice(0, percent);
   }
   if (host === '') return undefined;
-  if (host !== '*' && !isAddressLike(host)) return undefined;
+  // Strict, not "looks like hex and colons": net-tools netstat without -W cuts long
+  // addresses short, and a cut address must be dropped rather than matched.
+  if (host !== '*' && isIP(host) === 0) return undefined;
   const address = host === '*' ? '*' : normalizeAddress(host);
   return scope === undefined ? { address, port } : { address, port, scope };
 }
@@ -59,10 +62,6 @@ export function parsePort(text: string): number | undefined {
   if (!/^\d{1,5}$/.test(text)) return undefined;
   const port = Number(text);
   return port <= 65535 ? port : undefined;
-}
-
-function isAddressLike(host: string): boolean {
-  return DOTTED_QUAD.test(host) || /^[0-9a-fA-F:.]+$/.test(host);
 }
 
 /** The key under which a connection is matched across sources: local and peer endpoint. */

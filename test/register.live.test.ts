@@ -1,0 +1,65 @@
+import { execa } from 'execa';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { missingTool, skipWithReason } from './support/requirements.js';
+
+const PROGRAM = join(__dirname, 'programs', 'leak-reporter.cjs');
+const ENV = { SOCKLIFE_POLL_INTERVAL_MS: '100', SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS: '300', RUN_MS: '2000' };
+
+interface PrintedSpan {
+  name: string;
+  attributes: Record<string, unknown>;
+}
+
+async function run(preload: string[], env: Record<string, string>) {
+  const result = await execa(process.execPath, [...preload, PROGRAM], {
+    env: { ...ENV, ...env },
+    extendEnv: true,
+    reject: false,
+    timeout: 15_000,
+  });
+  expect(result.exitCode, result.stderr).toBe(0);
+  const spans = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as PrintedSpan);
+  return { spans, leaks: spans.filter((s) => s.name === 'tcp.close_wait.leak'), stderr: result.stderr };
+}
+
+function causes(leaks: PrintedSpan[]): string[] {
+  return leaks.map((l) => String(l.attributes['tcp.close_wait.cause'])).sort();
+}
+
+const skip = skipWithReason(missingTool('ss'));
+
+describe.skipIf(skip)('socklife/register', () => {
+  it.each([['--require'], ['--import']])('%s socklife/register finds both leaks, configured from the environment', async (flag) => {
+    const { leaks, stderr } = await run([flag, 'socklife/register'], {});
+    expect(causes(leaks)).toEqual(['end_not_called', 'not_read_to_eof']);
+    const functions = leaks.map((l) => l.attributes['code.function.name']).sort();
+    expect(functions).toEqual(['startHalfOpenServer', 'startNeverReadingServer']);
+    for (const leak of leaks) expect(String(leak.attributes['code.file.path'])).toMatch(/leak-reporter\.cjs$/);
+    expect(stderr).not.toMatch(/socklife/);
+  });
+
+  it('warns once about a bad variable, naming it, and still runs on the default', async () => {
+    const { leaks, stderr } = await run(['--require', 'socklife/register'], { SOCKLIFE_SOURCE: 'lsof' });
+    const warnings = stderr.split('\n').filter((line) => line.includes('SOCKLIFE_SOURCE'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/environment variable SOCKLIFE_SOURCE="lsof" is not one of .*; using the default "auto"/);
+    expect(causes(leaks)).toEqual(['end_not_called', 'not_read_to_eof']);
+  });
+
+  it('without ss on PATH says so once and keeps reporting what socket events show', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'socklife-path-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const { leaks, stderr } = await run(['--require', 'socklife/register'], { PATH: bin, SOCKLIFE_SOURCE: 'ss' });
+    const diagnostics = stderr.split('\n').filter((line) => line.includes('socklife'));
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatch(/ss: ss not found on PATH\); no source left, continuing with socket events only/);
+    // The half-open leak is visible from events alone; the unread stream needs a kernel source.
+    expect(causes(leaks)).toEqual(['end_not_called']);
+  });
+});
