@@ -72,7 +72,7 @@ export class CloseWaitLeakDetector {
       durationMs,
       unreadKernelBytes: kernelFresh ? unreadDataBytes(c.kernel?.recvQ ?? 0) : undefined,
       unreadNodeBytes: socket.readableLength,
-      readMode: socket.readableFlowing === null ? 'not_started' : socket.readableFlowing ? 'flowing' : 'paused',
+      readMode: socket.readableFlowing === true ? 'flowing' : socket.isPaused() ? 'paused' : 'not_started',
       detectedAt: time,
     };
   }
