@@ -52,7 +52,19 @@ describe.skipIf(skip)('socklife/register', () => {
     expect(causes(leaks)).toEqual(['end_not_called', 'not_read_to_eof']);
   });
 
-  it('without ss on PATH says so once and keeps reporting what socket events show', async () => {
+  it('without ss on PATH falls back to /proc/net/tcp once and still finds the unread stream', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'socklife-path-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const { leaks, stderr } = await run(['--require', 'socklife/register'], { PATH: bin, SOCKLIFE_SOURCE: 'auto' });
+    const diagnostics = stderr.split('\n').filter((line) => line.includes('socklife'));
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatch(/kernel source failed \(ss: ss not found on PATH\); switching to proc/);
+    expect(causes(leaks)).toEqual(['end_not_called', 'not_read_to_eof']);
+    const unread = leaks.find((l) => l.attributes['tcp.close_wait.cause'] === 'not_read_to_eof');
+    expect(unread?.attributes['tcp.state.source']).toBe('kernel');
+  });
+
+  it('with only ss allowed and no ss on PATH, says so once and keeps reporting what socket events show', async () => {
     const bin = mkdtempSync(join(tmpdir(), 'socklife-path-'));
     symlinkSync(process.execPath, join(bin, 'node'));
     const { leaks, stderr } = await run(['--require', 'socklife/register'], { PATH: bin, SOCKLIFE_SOURCE: 'ss' });

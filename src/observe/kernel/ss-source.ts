@@ -14,7 +14,9 @@ export class SsSource implements KernelSource {
 
   async read(query: KernelQuery): Promise<ParseResult> {
     const stdout = await runTool(this.name, this.command, ssArguments(query), this.timeoutMs);
-    const impliedState = query.states.length === 1 ? query.states[0] : undefined;
+    // One distinct state in the filter makes ss drop the State column.
+    const states = new Set(query.states);
+    const impliedState = states.size === 1 ? query.states[0] : undefined;
     return parseSs(stdout, impliedState === undefined ? {} : { impliedState });
   }
 }
@@ -25,7 +27,7 @@ export class SsSource implements KernelSource {
  */
 export function ssArguments(query: KernelQuery): string[] {
   const argv = ['-t', '-a', '-n', '-i', '-e', '-o', '-H'];
-  for (const state of query.states) argv.push('state', SS_FILTER_STATE_NAMES[state]);
+  for (const state of new Set(query.states)) argv.push('state', SS_FILTER_STATE_NAMES[state]);
   const ports: string[][] = [
     ...(query.localPorts ?? []).map((p) => ['sport', '=', `:${p}`]),
     ...(query.peerPorts ?? []).map((p) => ['dport', '=', `:${p}`]),
