@@ -31,7 +31,23 @@ export interface KernelView {
 }
 
 /** How a connection ended, as far as Node saw it. */
-export type CloseReason = 'fin' | 'reset' | 'error' | 'destroyed';
+export type CloseReason = 'fin' | 'reset' | 'error' | 'timeout' | 'destroyed';
+
+/** A FIN, with the byte counters at that moment (to measure what moved during a half-close). */
+export interface FinMark {
+  readonly by: 'local' | 'peer';
+  readonly at: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+/** A host-name resolution before connecting. */
+export interface LookupRecord {
+  readonly host: string;
+  readonly address: string | undefined;
+  readonly error: Error | undefined;
+  readonly at: number;
+}
 
 /**
  * The per-connection record that merges socket events and kernel rows. Only the tracker
@@ -53,6 +69,15 @@ export interface Connection {
   peer: ConnectionEndpoint | undefined;
   /** 'IPv4' or 'IPv6', as Node reports the peer family. */
   family: string | undefined;
+  /** The DNS lookup of a client that connected by host name. */
+  lookup: LookupRecord | undefined;
+  /** When the client handshake finished (`'connect'`). */
+  connectedAt: number | undefined;
+  /** When the socket's idle timeout last fired. */
+  timeoutAt: number | undefined;
+  /** The first FIN in either direction, and the second. */
+  firstFin: FinMark | undefined;
+  secondFin: FinMark | undefined;
   /** When the peer's FIN was read (`'end'`). */
   peerFinAt: number | undefined;
   /** When our FIN went out (`'finish'`). */

@@ -14,6 +14,8 @@ import { canReach } from './transitions.js';
 /** Who wants to know when connections open, change state and close (reporters). */
 export interface ConnectionListener {
   opened(connection: Connection): void;
+  /** A client resolved its host name (`connection.lookup`). */
+  lookedUp(connection: Connection): void;
   stateChanged(connection: Connection, change: StateChange): void;
   closed(connection: Connection): void;
 }
@@ -96,6 +98,11 @@ export class ConnectionTracker implements SocketSink {
       local: undefined,
       peer: undefined,
       family: undefined,
+      lookup: undefined,
+      connectedAt: undefined,
+      timeoutAt: undefined,
+      firstFin: undefined,
+      secondFin: undefined,
       peerFinAt: undefined,
       localFinAt: undefined,
       endCalledAt: undefined,
@@ -131,16 +138,28 @@ export class ConnectionTracker implements SocketSink {
           this.forget(c, socket);
           return;
         }
+        c.connectedAt ??= time;
         this.learnEndpoints(c, socket);
         this.setState(c, TcpState.Established, 'socket_event', time);
         return;
+      case 'lookup':
+        c.lookup = { host: event.host, address: event.address, error: event.error, at: time };
+        this.notify(() => this.listener.lookedUp(c));
+        return;
+      case 'timeout':
+        c.timeoutAt = time;
+        return;
       case 'end':
-        c.peerFinAt ??= time;
+        if (c.peerFinAt !== undefined) return;
+        c.peerFinAt = time;
+        this.markFin(c, socket, 'peer', time);
         // The peer's FIN after ours ends the active close; before ours, it leaves us in CLOSE_WAIT.
         this.setState(c, c.localFinAt === undefined ? TcpState.CloseWait : TcpState.TimeWait, 'socket_event', time);
         return;
       case 'finish':
-        c.localFinAt ??= time;
+        if (c.localFinAt !== undefined) return;
+        c.localFinAt = time;
+        this.markFin(c, socket, 'local', time);
         this.setState(c, c.peerFinAt === undefined ? TcpState.FinWait1 : TcpState.LastAck, 'socket_event', time);
         return;
       case 'end_called':
@@ -172,7 +191,10 @@ export class ConnectionTracker implements SocketSink {
         ...(row.tcpInfo === undefined ? {} : { tcpInfo: row.tcpInfo }),
       };
       if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
-      this.setState(c, row.state, 'kernel', time);
+      const changed = this.setState(c, row.state, 'kernel', time);
+      // A FIN Node has not surfaced (a paused stream's, or ours still queued) is dated by the poll.
+      const finBy = KERNEL_FIN_DIRECTION.get(row.state);
+      if (changed && finBy !== undefined && c.socket !== undefined) this.markFin(c, c.socket, finBy, time);
     }
     for (const c of this.connectionsIn(TcpState.CloseWait)) {
       c.kernelCloseWaitPolls = seenInCloseWait.has(c) ? c.kernelCloseWaitPolls + 1 : 0;
@@ -214,6 +236,14 @@ export class ConnectionTracker implements SocketSink {
     this.removeLive(c);
     c.socket = undefined;
     this.notify(() => this.listener.closed(c));
+  }
+
+  private markFin(c: Connection, socket: net.Socket, by: 'local' | 'peer', at: number): void {
+    // A direction's FIN counts once, whether the kernel or an event showed it first.
+    if (c.firstFin?.by === by || c.secondFin !== undefined) return;
+    const mark = { by, at, bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten };
+    if (c.firstFin === undefined) c.firstFin = mark;
+    else c.secondFin = mark;
   }
 
   private forget(c: Connection, socket: net.Socket): void {
@@ -277,6 +307,14 @@ export class ConnectionTracker implements SocketSink {
 
 const EMPTY: ReadonlySet<Connection> = new Set();
 
+/** Which side's FIN a kernel state proves was sent. */
+const KERNEL_FIN_DIRECTION: ReadonlyMap<TcpState, 'local' | 'peer'> = new Map([
+  [TcpState.CloseWait, 'peer'],
+  [TcpState.FinWait1, 'local'],
+  [TcpState.FinWait2, 'local'],
+  [TcpState.Closing, 'local'],
+]);
+
 function isInetFamily(family: string | undefined): boolean {
   return family === 'IPv4' || family === 'IPv6';
 }
@@ -288,6 +326,8 @@ function closeReasonOf(c: Connection, error: Error | undefined): CloseReason {
   }
   if (c.resetRequested) return 'reset';
   if (c.peerFinAt !== undefined && c.localFinAt !== undefined) return 'fin';
+  // An idle timeout fired and the application closed the socket because of it.
+  if (c.timeoutAt !== undefined && c.destroyCalledAt !== undefined && c.destroyCalledAt >= c.timeoutAt) return 'timeout';
   return 'destroyed';
 }
 

@@ -8,6 +8,10 @@ export type SocketSide = 'client' | 'server';
 export type SocketEvent =
   /** The client handshake finished (`'connect'`). */
   | { readonly type: 'connect' }
+  /** A host name was resolved before connecting (`'lookup'`). */
+  | { readonly type: 'lookup'; readonly host: string; readonly address?: string; readonly error?: Error }
+  /** The socket's idle timeout fired (`'timeout'`); the application decides what to do. */
+  | { readonly type: 'timeout' }
   /** The peer's FIN was read (`'end'`). */
   | { readonly type: 'end' }
   /** Our FIN went out: `end()` flushed (`'finish'`). */
@@ -38,7 +42,7 @@ interface Subscription {
   readonly unsubscribe: () => void;
 }
 
-type PatchedMethod = 'end' | 'destroy' | 'resetAndDestroy';
+type PatchedMethod = 'connect' | 'end' | 'destroy' | 'resetAndDestroy';
 
 /**
  * Observes Node's TCP sockets: the diagnostics channels `net.client.socket` and
@@ -52,7 +56,7 @@ export class NodeSocketObserver {
   private readonly observedServers = new WeakMap<net.Server, (socket: net.Socket) => void>();
   private readonly originals = new Map<PatchedMethod, unknown>();
   /** One set of listener functions shared by all sockets: no closures per socket. */
-  private readonly listeners: Readonly<Record<'connect' | 'end' | 'finish' | 'close', (this: net.Socket) => void>>;
+  private readonly listeners: Readonly<Record<'connect' | 'lookup' | 'timeout' | 'end' | 'finish' | 'close', (this: net.Socket, ...args: unknown[]) => void>>;
   private enabled = false;
 
   constructor(
@@ -62,6 +66,17 @@ export class NodeSocketObserver {
     this.listeners = {
       connect(this: net.Socket) {
         sink.socketEvent(this, CONNECT);
+      },
+      lookup(this: net.Socket, error: unknown, address: unknown, _family: unknown, host: unknown) {
+        sink.socketEvent(this, {
+          type: 'lookup',
+          host: typeof host === 'string' ? host : '',
+          ...(typeof address === 'string' ? { address } : {}),
+          ...(error instanceof Error ? { error } : {}),
+        });
+      },
+      timeout(this: net.Socket) {
+        sink.socketEvent(this, TIMEOUT);
       },
       end(this: net.Socket) {
         sink.socketEvent(this, END);
@@ -151,7 +166,9 @@ export class NodeSocketObserver {
       stack = side === 'client' ? captureCreationStack() : this.serverStack(socket);
     }
     if (!this.sink.socketOpened(socket, side, stack)) return;
-    for (const [event, listener] of Object.entries(this.listeners)) socket.on(event, listener);
+    // Prepended: an accepted socket is announced after the application's 'connection' handler
+    // has added its own listeners, and FIN byte counts must be taken before they write.
+    for (const [event, listener] of Object.entries(this.listeners)) socket.prependListener(event, listener);
   }
 
   /** Removes socklife's listeners from a socket (on `stop()`, or when it turns out not to be TCP). */
@@ -164,26 +181,36 @@ export class NodeSocketObserver {
     return server instanceof net.Server ? this.listenStacks.get(server) : undefined;
   }
 
-  /** end()/destroy() are methods, not events: wrap them once on the prototype while enabled. */
+  /**
+   * end()/destroy() are methods, not events: wrap them once on the prototype while enabled.
+   * connect() is wrapped to adopt sockets no channel announces: `new net.Socket().connect()`
+   * and `tls.connect()` on Node 20, when auto-instrumenting.
+   */
   private patchSocketMethods(): void {
     const proto = net.Socket.prototype as unknown as Record<PatchedMethod, (...args: unknown[]) => unknown>;
     const sink = this.sink;
-    const events: Record<PatchedMethod, SocketEvent> = {
+    const events: Record<PatchedMethod, SocketEvent | undefined> = {
+      connect: undefined,
       end: END_CALLED,
       destroy: DESTROY_CALLED,
       resetAndDestroy: RESET_CALLED,
     };
     for (const method of Object.keys(events) as PatchedMethod[]) {
+      if (method === 'connect' && !this.options.autoInstrument) continue;
       const original = proto[method];
       if (typeof original !== 'function') continue;
       const event = events[method];
       const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
       this.originals.set(method, hadOwn ? original : undefined);
+      const adoptClient = (socket: net.Socket): void => {
+        if (this.enabled) this.adopt(socket, 'client');
+      };
       const wrapped = function (this: net.Socket, ...args: unknown[]): unknown {
         try {
-          sink.socketEvent(this, event);
+          if (event === undefined) adoptClient(this);
+          else sink.socketEvent(this, event);
         } catch {
-          // Never let bookkeeping break the application's close.
+          // Never let bookkeeping break the application's call.
         }
         return original.apply(this, args);
       };
@@ -207,6 +234,7 @@ export class NodeSocketObserver {
 
 const SOCKLIFE_WRAPPED = Symbol.for('socklife.wrapped');
 const CONNECT: SocketEvent = Object.freeze({ type: 'connect' });
+const TIMEOUT: SocketEvent = Object.freeze({ type: 'timeout' });
 const END: SocketEvent = Object.freeze({ type: 'end' });
 const FINISH: SocketEvent = Object.freeze({ type: 'finish' });
 const CLOSE: SocketEvent = Object.freeze({ type: 'close' });

@@ -32,13 +32,23 @@ export const ATTR = {
   unreadNodeBytes: 'tcp.close_wait.unread_bytes.node',
   readableFlowing: 'nodejs.stream.read_mode',
   socketSide: 'tcp.connection.side',
+  handshakeSource: 'tcp.handshake.source',
+  halfCloseBytesReceived: 'tcp.half_close.bytes.received',
+  halfCloseBytesSent: 'tcp.half_close.bytes.sent',
+  stateAtClose: 'tcp.state.at_close',
+  rttMs: 'tcp.info.rtt_ms',
+  rttVarMs: 'tcp.info.rtt_var_ms',
+  cwnd: 'tcp.info.cwnd',
+  retransmits: 'tcp.info.retransmits',
+  tcpInfoAgeMs: 'tcp.info.age_ms',
 } as const;
 
 /** Address attributes of a connection, once its endpoints are known. */
 export function endpointAttributes(c: Connection): Attributes {
   if (c.local === undefined || c.peer === undefined) return {};
   const attributes: Attributes = {
-    [ATTR.networkType]: c.family === 'IPv6' ? 'ipv6' : 'ipv4',
+    // By the address on the wire: a dual-stack socket's IPv4-mapped peer talks IPv4.
+    [ATTR.networkType]: c.peer.address.includes(':') ? 'ipv6' : 'ipv4',
     [ATTR.networkLocalAddress]: c.local.address,
     [ATTR.networkLocalPort]: c.local.port,
     [ATTR.networkPeerAddress]: c.peer.address,
@@ -54,11 +64,31 @@ export function endpointAttributes(c: Connection): Attributes {
   return attributes;
 }
 
-/** Who sent the first FIN: the order of our `'finish'` and the peer's `'end'`. */
-export function closeInitiator(c: Connection): 'local' | 'peer' | undefined {
-  if (c.localFinAt !== undefined && (c.peerFinAt === undefined || c.localFinAt < c.peerFinAt)) return 'local';
-  if (c.peerFinAt !== undefined) return 'peer';
-  return undefined;
+/**
+ * Who sent the first FIN. Node sees the order of our `'finish'` and the peer's `'end'`; only
+ * the kernel can see a simultaneous close (the CLOSING state: both FINs crossed).
+ */
+export function closeInitiator(c: Connection): 'local' | 'peer' | 'simultaneous' | undefined {
+  if (c.history.some((h) => h.state === 'closing')) return 'simultaneous';
+  return c.firstFin?.by;
+}
+
+/** tcp_info from the last kernel sighting, when a kernel source saw the connection. */
+export function tcpInfoAttributes(c: Connection, at: number): Attributes {
+  const info = c.kernel?.tcpInfo;
+  if (c.kernel === undefined || info === undefined) return {};
+  const attributes: Attributes = { [ATTR.tcpInfoAgeMs]: Math.max(0, Math.round(at - c.kernel.seenAt)) };
+  if (info.rttMs !== undefined) attributes[ATTR.rttMs] = info.rttMs;
+  if (info.rttVarMs !== undefined) attributes[ATTR.rttVarMs] = info.rttVarMs;
+  if (info.cwnd !== undefined) attributes[ATTR.cwnd] = info.cwnd;
+  if (info.retransTotal !== undefined) attributes[ATTR.retransmits] = info.retransTotal;
+  return attributes;
+}
+
+/** The name of an error for `error.type`: its code (ECONNREFUSED…), else its class name. */
+export function errorType(error: Error): string {
+  const code = (error as Error & { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name;
 }
 
 /** Attributes of a `tcp.close_wait.leak` span. */

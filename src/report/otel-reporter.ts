@@ -5,6 +5,7 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
+  type Context,
   type Counter,
   type Histogram,
   type Meter,
@@ -20,7 +21,14 @@ import type { Connection, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import type { TcpState } from '../tcp-states.js';
 import { VERSION } from '../version.js';
-import { ATTR, closeInitiator, endpointAttributes, leakAttributes } from './attributes.js';
+import {
+  ATTR,
+  closeInitiator,
+  endpointAttributes,
+  errorType,
+  leakAttributes,
+  tcpInfoAttributes,
+} from './attributes.js';
 
 export const SCOPE_NAME = 'socklife';
 
@@ -31,6 +39,19 @@ export interface OtelReporterOptions {
   readonly stateCounts: () => ReadonlyMap<TcpState, number>;
 }
 
+/** The open spans of one connection. */
+interface ConnectionSpans {
+  readonly connection: Span;
+  readonly context: Context;
+  handshake: Span | undefined;
+  halfClose: Span | undefined;
+}
+
+/** States that mean the first FIN went one way or the other. */
+const FIRST_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['fin_wait_1', 'fin_wait_2', 'close_wait', 'closing']);
+/** States that mean both FINs have been sent. */
+const SECOND_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['last_ack', 'time_wait']);
+
 /**
  * Turns the model's lifecycle and the detectors' findings into OpenTelemetry spans and
  * metrics. With no SDK registered the spans are non-recording and nothing is kept.
@@ -38,8 +59,9 @@ export interface OtelReporterOptions {
 export class OtelReporter implements ConnectionListener {
   private readonly tracer: Tracer;
   private readonly meter: Meter;
-  private readonly spans = new WeakMap<Connection, Span>();
+  private readonly spans = new WeakMap<Connection, ConnectionSpans>();
   private readonly connectionDuration: Histogram;
+  private readonly handshakeDuration: Histogram;
   private readonly leakCount: Counter;
   private readonly connectionCount: ObservableUpDownCounter;
   private readonly observeCounts: (result: ObservableResult) => void;
@@ -49,6 +71,10 @@ export class OtelReporter implements ConnectionListener {
     this.meter = options.meterProvider.getMeter(SCOPE_NAME, VERSION);
     this.connectionDuration = this.meter.createHistogram('tcp.connection.duration', {
       description: 'Time from connect()/accept to close of TCP connections.',
+      unit: 's',
+    });
+    this.handshakeDuration = this.meter.createHistogram('tcp.handshake.duration', {
+      description: 'Time from connect() to the end of the client handshake (DNS lookup included), or to its failure.',
       unit: 's',
     });
     this.leakCount = this.meter.createCounter('tcp.close_wait.leak.count', {
@@ -71,29 +97,67 @@ export class OtelReporter implements ConnectionListener {
   }
 
   opened(c: Connection): void {
+    const client = c.side === 'client';
     // A client connection belongs to whatever the caller was doing; an accepted one starts a trace.
-    const parent = c.side === 'client' ? context.active() : ROOT_CONTEXT;
+    const parent = client ? context.active() : ROOT_CONTEXT;
     const span = this.tracer.startSpan(
       'tcp.connection',
       {
-        kind: c.side === 'client' ? SpanKind.CLIENT : SpanKind.SERVER,
+        kind: client ? SpanKind.CLIENT : SpanKind.SERVER,
         startTime: c.createdAt,
         attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side, ...endpointAttributes(c) },
       },
       parent,
     );
-    if (span.isRecording()) this.spans.set(c, span);
+    if (!span.isRecording()) return;
+    const spanContext = trace.setSpan(parent, span);
+    // Only a client's handshake is seen: a server's finished in the kernel before accept().
+    const handshake = client
+      ? this.tracer.startSpan(
+          'tcp.handshake',
+          { kind: SpanKind.INTERNAL, startTime: c.createdAt, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.handshakeSource]: 'socket_event' } },
+          spanContext,
+        )
+      : undefined;
+    this.spans.set(c, { connection: span, context: spanContext, handshake, halfClose: undefined });
+  }
+
+  lookedUp(c: Connection): void {
+    const spans = this.spans.get(c);
+    const lookup = c.lookup;
+    if (spans === undefined || lookup === undefined) return;
+    const attributes: Attributes = { [ATTR.serverAddress]: lookup.host };
+    if (lookup.address !== undefined) attributes[ATTR.networkPeerAddress] = lookup.address;
+    if (lookup.error !== undefined) attributes[ATTR.errorType] = errorType(lookup.error);
+    (spans.handshake ?? spans.connection).addEvent('dns.lookup', attributes, lookup.at);
   }
 
   stateChanged(c: Connection, change: StateChange): void {
-    const span = this.spans.get(c);
-    if (span === undefined) return;
-    if (change.state === 'established' && c.side === 'client') span.setAttributes(endpointAttributes(c));
-    span.addEvent(
+    const spans = this.spans.get(c);
+    if (spans === undefined) return;
+    spans.connection.addEvent(
       'tcp.state_change',
       { [ATTR.connectionState]: change.state, [ATTR.stateSource]: change.source },
       change.time,
     );
+    if (change.state === 'established' && spans.handshake !== undefined) {
+      const endpoints = this.clientEndpoints(c);
+      spans.connection.setAttributes(endpoints);
+      spans.handshake.setAttributes(endpoints);
+      this.endHandshake(spans, c, change.time, undefined);
+    } else if (FIRST_FIN_STATES.has(change.state) && spans.halfClose === undefined && c.firstFin !== undefined) {
+      spans.halfClose = this.tracer.startSpan(
+        'tcp.half_close',
+        {
+          kind: SpanKind.INTERNAL,
+          startTime: c.firstFin.at,
+          attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.closeInitiator]: c.firstFin.by },
+        },
+        spans.context,
+      );
+    } else if (SECOND_FIN_STATES.has(change.state)) {
+      this.endHalfClose(spans, c, change.time);
+    }
   }
 
   closed(c: Connection): void {
@@ -101,19 +165,26 @@ export class OtelReporter implements ConnectionListener {
     const attributes: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side };
     if (c.closeReason !== undefined) attributes[ATTR.closeReason] = c.closeReason;
     this.connectionDuration.record(Math.max(0, end - c.createdAt) / 1000, attributes);
-    const span = this.spans.get(c);
-    if (span === undefined) return;
+    const spans = this.spans.get(c);
+    if (spans === undefined) {
+      if (c.side === 'client' && c.connectedAt === undefined) this.recordHandshake(c, end, c.error);
+      return;
+    }
     this.spans.delete(c);
+    if (spans.handshake !== undefined) this.endHandshake(spans, c, end, c.error ?? new HandshakeAborted(c.closeReason));
+    this.endHalfClose(spans, c, end);
+    const span = spans.connection;
     const initiator = closeInitiator(c);
     span.setAttributes({
       [ATTR.bytesReceived]: c.bytesRead,
       [ATTR.bytesSent]: c.bytesWritten,
+      [ATTR.stateAtClose]: c.state,
+      ...tcpInfoAttributes(c, end),
       ...(c.closeReason === undefined ? {} : { [ATTR.closeReason]: c.closeReason }),
       ...(initiator === undefined ? {} : { [ATTR.closeInitiator]: initiator }),
     });
     if (c.error !== undefined) {
-      const code = (c.error as Error & { code?: unknown }).code;
-      span.setAttribute(ATTR.errorType, typeof code === 'string' ? code : c.error.name);
+      span.setAttribute(ATTR.errorType, errorType(c.error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: c.error.message });
     }
     span.end(end);
@@ -122,8 +193,7 @@ export class OtelReporter implements ConnectionListener {
   /** One short span per leak, in the connection's trace, ended at once: the connection may never close. */
   closeWaitLeak(leak: CloseWaitLeak): void {
     const c = leak.connection;
-    const connectionSpan = this.spans.get(c);
-    const parent = connectionSpan === undefined ? ROOT_CONTEXT : trace.setSpan(ROOT_CONTEXT, connectionSpan);
+    const parent = this.spans.get(c)?.context ?? ROOT_CONTEXT;
     const span = this.tracer.startSpan(
       'tcp.close_wait.leak',
       { kind: SpanKind.INTERNAL, startTime: leak.since, attributes: leakAttributes(leak) },
@@ -135,5 +205,53 @@ export class OtelReporter implements ConnectionListener {
     });
     span.end(leak.detectedAt);
     this.leakCount.add(1, { [ATTR.closeWaitCause]: leak.cause, [ATTR.socketSide]: c.side });
+  }
+
+  /** A client's endpoints, with the host name it asked for as `server.address` when it gave one. */
+  private clientEndpoints(c: Connection): Attributes {
+    const attributes = endpointAttributes(c);
+    if (c.lookup !== undefined && c.lookup.error === undefined) attributes[ATTR.serverAddress] = c.lookup.host;
+    return attributes;
+  }
+
+  private endHandshake(spans: ConnectionSpans, c: Connection, end: number, error: Error | undefined): void {
+    const handshake = spans.handshake;
+    if (handshake === undefined) return;
+    spans.handshake = undefined;
+    if (error !== undefined) {
+      handshake.setAttribute(ATTR.errorType, errorType(error));
+      handshake.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    }
+    handshake.end(end);
+    this.recordHandshake(c, end, error);
+  }
+
+  private recordHandshake(c: Connection, end: number, error: Error | undefined): void {
+    this.handshakeDuration.record(Math.max(0, end - c.createdAt) / 1000, {
+      [ATTR.networkTransport]: 'tcp',
+      ...(error === undefined ? {} : { [ATTR.errorType]: errorType(error) }),
+    });
+  }
+
+  private endHalfClose(spans: ConnectionSpans, c: Connection, end: number): void {
+    const halfClose = spans.halfClose;
+    const first = c.firstFin;
+    if (halfClose === undefined || first === undefined) return;
+    spans.halfClose = undefined;
+    // Bytes that moved between the first FIN and the second (or the close).
+    const last = c.secondFin ?? { at: end, bytesRead: c.bytesRead, bytesWritten: c.bytesWritten };
+    halfClose.setAttributes({
+      [ATTR.halfCloseBytesReceived]: Math.max(0, last.bytesRead - first.bytesRead),
+      [ATTR.halfCloseBytesSent]: Math.max(0, last.bytesWritten - first.bytesWritten),
+    });
+    halfClose.end(Math.min(end, last.at));
+  }
+}
+
+/** A handshake that ended without an error but never completed (destroyed, timed out). */
+class HandshakeAborted extends Error {
+  constructor(reason: string | undefined) {
+    super(`connection closed before the handshake completed (${reason ?? 'destroyed'})`);
+    this.name = reason === 'timeout' ? 'timeout' : 'aborted';
   }
 }
