@@ -2,8 +2,13 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { execa } from 'execa';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
@@ -286,6 +291,47 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
       'four client spans (http, http over IPv6, keep-alive agent, fetch)',
     );
     expect(clients.every((s) => s.attributes['server.port'] === port)).toBe(true);
+  });
+
+  it.skipIf(skipWithReason(missingTool('openssl', ['version'])))('tls: the TCP connection under TLS, on both sides', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'socklife-tls-'));
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      req.resume();
+      res.end('secure');
+    });
+    const port = await listen(server);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' }, () => {
+        socket.end('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      });
+      let body = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => (body += d));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(body));
+    });
+    expect(text).toMatch(/secure$/);
+    const spans = await waitFor(
+      () => {
+        const found = telemetry.spans('tcp.connection').filter((s) => s.attributes['network.peer.port'] === port || s.attributes['network.local.port'] === port);
+        return found.length >= 2 ? found : undefined;
+      },
+      3000,
+      'client and server spans of the TLS connection',
+    );
+    const kinds = spans.map((s) => s.kind).sort();
+    expect(kinds).toEqual([SpanKind.SERVER, SpanKind.CLIENT].sort());
+    // The server's raw socket counts TCP payload (handshake included); a TLSSocket client counts plaintext.
+    const serverSpan = spans.find((s) => s.kind === SpanKind.SERVER);
+    const clientSpan = spans.find((s) => s.kind === SpanKind.CLIENT);
+    expect(Number(serverSpan?.attributes['tcp.bytes.sent'])).toBeGreaterThan(cert.length / 2);
+    expect(clientSpan?.attributes['tcp.bytes.received']).toBe(Buffer.byteLength(text));
+    // The client TLSSocket sees both FINs; the server's raw socket is closed under the TLS layer.
+    expect(clientSpan?.attributes['tcp.close.reason']).toBe('fin');
+    expect(serverSpan?.attributes['tcp.close.reason']).toBe('destroyed');
   });
 
   it('leaves Unix-domain sockets alone, quietly', async () => {
