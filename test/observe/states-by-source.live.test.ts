@@ -49,14 +49,14 @@ function requireNetns(ctx: TestContext): void {
 async function readRows(source: SourceName, s: ProducedState, query: KernelQuery): Promise<KernelSocketRow[]> {
   switch (source) {
     case 'ss': {
-      const out = await runInNetns(s.netns, 'ss', ssArguments(query), { env: { LC_ALL: 'C' } });
+      const out = await runInNetns(s.netns, 'ss', ssArguments(query));
       const distinct = new Set(query.states);
       return parseSs(out.stdout, distinct.size === 1 ? { impliedState: query.states[0] } : {}).rows;
     }
     case 'proc':
       return (await new ProcNetSource(s.procNetDir).read(query)).rows;
     case 'netstat': {
-      const out = await runInNetns(s.netns, 'netstat', netstatArguments('linux'), { env: { LC_ALL: 'C' } });
+      const out = await runInNetns(s.netns, 'netstat', netstatArguments('linux'));
       return filterRows(parseNetstatLinux(out.stdout), query).rows;
     }
   }
@@ -69,7 +69,7 @@ function sameTuple(row: KernelSocketRow, s: ProducedState): boolean {
 }
 
 describe.each(SOURCES)('source %s', (source) => {
-  it.concurrent.each(ALL_TCP_STATES.map((state) => [state]))('reads %s', async (state, ctx) => {
+  it.concurrent.for(ALL_TCP_STATES)('reads %s', async (state, ctx) => {
     requireNetns(ctx);
     const s = await stateOnce(state, 4);
     if (state === TcpState.Closed) {
@@ -85,7 +85,7 @@ describe.each(SOURCES)('source %s', (source) => {
     if (source !== 'netstat' && (state === TcpState.TimeWait || state === TcpState.SynReceived)) expect(match[0]?.inode).toBe(0);
   });
 
-  it.concurrent.each([[TcpState.Established], [TcpState.CloseWait]])('reads %s over IPv6 (::1)', async (state, ctx) => {
+  it.concurrent.for([TcpState.Established, TcpState.CloseWait])('reads %s over IPv6 (::1)', async (state, ctx) => {
     requireNetns(ctx);
     const s = await stateOnce(state, 6);
     const rows = await readRows(source, s, { states: [state], localPorts: [s.local.port], peerPorts: [] });
