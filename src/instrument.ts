@@ -80,6 +80,12 @@ class Socklife implements SocklifeHandle {
         const reading = await this.reader.read(this.tracker.queryFor(POLLED_STATES));
         if (reading !== undefined && !this.stopped) this.tracker.kernelRows(reading.rows, reading.source, now());
       }
+      // Connections Node has closed but the kernel may still hold: only their exact port pairs.
+      const afterClose = this.tracker.afterCloseQuery();
+      if (afterClose !== undefined && this.reader.current !== undefined && !this.stopped) {
+        const reading = await this.reader.read(afterClose);
+        if (reading !== undefined && !this.stopped) this.tracker.kernelAfterCloseRows(reading.rows, now(), afterClose);
+      }
       if (!this.stopped) {
         for (const leak of this.detector.scan(this.tracker, now())) this.reporter.closeWaitLeak(leak);
       }

@@ -14,6 +14,11 @@ import { canReach } from './transitions.js';
 /** Who wants to know when connections open, change state and close (reporters). */
 export interface ConnectionListener {
   opened(connection: Connection): void;
+  /**
+   * The kernel kept a closed connection for a while (TIME_WAIT, an orphaned FIN_WAIT) and a
+   * poll saw it; `sightings` are the states it showed, oldest first, the last one `closed`.
+   */
+  afterClose(connection: Connection, sightings: readonly StateChange[]): void;
   /** A client resolved its host name (`connection.lookup`). */
   lookedUp(connection: Connection): void;
   stateChanged(connection: Connection, change: StateChange): void;
@@ -22,6 +27,24 @@ export interface ConnectionListener {
 
 /** Beyond this many distinct ports a poll asks for the states only, not for each port. */
 const MAX_FILTER_PORTS = 64;
+/** Closed connections followed in the kernel at once (the newest are kept). */
+const MAX_AFTER_CLOSE = 256;
+/** Port pairs asked for in one poll (the newest closed connections). */
+const AFTER_CLOSE_QUERY_PAIRS = 64;
+/** The states a socket can be in after Node closed it. */
+export const AFTER_CLOSE_STATES: readonly TcpState[] = [
+  TcpState.FinWait1,
+  TcpState.FinWait2,
+  TcpState.Closing,
+  TcpState.TimeWait,
+  TcpState.LastAck,
+];
+
+/** A closed connection the kernel may still hold, and what polls saw of it. */
+interface AfterClose {
+  readonly key: string;
+  readonly sightings: StateChange[];
+}
 
 /**
  * Owns every connection record: turns socket events and kernel rows into state changes,
@@ -35,6 +58,9 @@ export class ConnectionTracker implements SocketSink {
   private readonly serverPorts = new Map<number, number>();
   private readonly clientPeerPorts = new Map<number, number>();
   private readonly inodes = new WeakMap<Connection, number>();
+  /** Oldest first (insertion order), bounded by MAX_AFTER_CLOSE. */
+  private readonly afterClose = new Map<Connection, AfterClose>();
+  private readonly afterCloseByTuple = new Map<string, Connection>();
   private nextId = 1;
   private stopped = false;
 
@@ -67,7 +93,39 @@ export class ConnectionTracker implements SocketSink {
     return { states, localPorts: [...this.serverPorts.keys()], peerPorts: [...this.clientPeerPorts.keys()] };
   }
 
-  /** Forgets every live record; later events and rows are ignored. */
+  /** The kernel query that follows recently closed connections, or undefined when there are none. */
+  afterCloseQuery(): KernelQuery | undefined {
+    if (this.afterClose.size === 0) return undefined;
+    const newest = [...this.afterClose.keys()].slice(-AFTER_CLOSE_QUERY_PAIRS);
+    const portPairs = newest.flatMap((c) => (c.local && c.peer ? [{ localPort: c.local.port, peerPort: c.peer.port }] : []));
+    return { states: AFTER_CLOSE_STATES, portPairs };
+  }
+
+  /**
+   * Applies a poll of recently closed connections. One that the poll no longer shows has
+   * left the kernel: if a poll saw it before, its after-close timeline is complete.
+   */
+  kernelAfterCloseRows(rows: readonly KernelSocketRow[], time: number, asked: KernelQuery): void {
+    if (this.stopped) return;
+    const askedPairs = new Set((asked.portPairs ?? []).map((p) => `${p.localPort} ${p.peerPort}`));
+    const seen = new Set<Connection>();
+    for (const row of rows) {
+      const c = this.afterCloseByTuple.get(tupleKey(row.local.address, row.local.port, row.peer.address, row.peer.port));
+      const entry = c === undefined ? undefined : this.afterClose.get(c);
+      if (c === undefined || entry === undefined) continue;
+      seen.add(c);
+      // Node's view ended at 'close'; from here only the kernel's own order counts.
+      const last = entry.sightings.at(-1)?.state;
+      if (last === undefined || (row.state !== last && canReach(last, row.state))) {
+        entry.sightings.push({ state: row.state, source: 'kernel', time });
+      }
+    }
+    for (const [c, entry] of this.afterClose) {
+      if (seen.has(c) || c.local === undefined || c.peer === undefined) continue;
+      if (!askedPairs.has(`${c.local.port} ${c.peer.port}`)) continue;
+      this.finishAfterClose(c, entry, time);
+    }
+  }
   stop(): net.Socket[] {
     this.stopped = true;
     const sockets: net.Socket[] = [];
@@ -77,6 +135,8 @@ export class ConnectionTracker implements SocketSink {
     this.inState.clear();
     this.serverPorts.clear();
     this.clientPeerPorts.clear();
+    this.afterClose.clear();
+    this.afterCloseByTuple.clear();
     return sockets;
   }
 
@@ -191,14 +251,26 @@ export class ConnectionTracker implements SocketSink {
         ...(row.tcpInfo === undefined ? {} : { tcpInfo: row.tcpInfo }),
       };
       if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
-      const changed = this.setState(c, row.state, 'kernel', time);
-      // A FIN Node has not surfaced (a paused stream's, or ours still queued) is dated by the poll.
+      const at = this.entryTime(c, row, time);
+      const changed = this.setState(c, row.state, 'kernel', at);
+      // A FIN Node has not surfaced (a paused stream's, or ours still queued) is dated like the state.
       const finBy = KERNEL_FIN_DIRECTION.get(row.state);
-      if (changed && finBy !== undefined && c.socket !== undefined) this.markFin(c, c.socket, finBy, time);
+      if (changed && finBy !== undefined && c.socket !== undefined) this.markFin(c, c.socket, finBy, at);
     }
     for (const c of this.connectionsIn(TcpState.CloseWait)) {
       c.kernelCloseWaitPolls = seenInCloseWait.has(c) ? c.kernelCloseWaitPolls + 1 : 0;
     }
+  }
+
+  /**
+   * When a connection a poll finds in CLOSE_WAIT got there. The peer's FIN carried the last
+   * ACK received, so tcp_info `lastack` dates it (any later segment only makes it later:
+   * never an overstatement); without tcp_info, the poll's own time.
+   */
+  private entryTime(c: Connection, row: KernelSocketRow, time: number): number {
+    const lastAckMs = row.tcpInfo?.lastAckMs;
+    if (row.state !== TcpState.CloseWait || c.state === TcpState.CloseWait || lastAckMs === undefined) return time;
+    return Math.min(time, Math.max(time - lastAckMs, c.stateSince));
   }
 
   /**
@@ -236,6 +308,31 @@ export class ConnectionTracker implements SocketSink {
     this.removeLive(c);
     c.socket = undefined;
     this.notify(() => this.listener.closed(c));
+    if (kernelMayHold(c)) this.followAfterClose(c);
+  }
+
+  /** Keeps a closed connection on the poll list while the kernel may still hold it. */
+  private followAfterClose(c: Connection): void {
+    if (c.local === undefined || c.peer === undefined) return;
+    const key = tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port);
+    this.afterClose.set(c, { key, sightings: [] });
+    this.afterCloseByTuple.set(key, c);
+    if (this.afterClose.size > MAX_AFTER_CLOSE) {
+      const [oldest, entry] = this.afterClose.entries().next().value as [Connection, AfterClose];
+      this.dropAfterClose(oldest, entry);
+    }
+  }
+
+  private finishAfterClose(c: Connection, entry: AfterClose, time: number): void {
+    this.dropAfterClose(c, entry);
+    if (entry.sightings.length === 0) return;
+    entry.sightings.push({ state: TcpState.Closed, source: 'kernel', time });
+    this.notify(() => this.listener.afterClose(c, entry.sightings));
+  }
+
+  private dropAfterClose(c: Connection, entry: AfterClose): void {
+    this.afterClose.delete(c);
+    if (this.afterCloseByTuple.get(entry.key) === c) this.afterCloseByTuple.delete(entry.key);
   }
 
   private markFin(c: Connection, socket: net.Socket, by: 'local' | 'peer', at: number): void {
@@ -317,6 +414,12 @@ const KERNEL_FIN_DIRECTION: ReadonlyMap<TcpState, 'local' | 'peer'> = new Map([
 
 function isInetFamily(family: string | undefined): boolean {
   return family === 'IPv4' || family === 'IPv6';
+}
+
+/** After Node's close the kernel keeps an active closer (TIME_WAIT) and an orphaned socket that still has a FIN to send. */
+function kernelMayHold(c: Connection): boolean {
+  if (c.closeReason === 'reset' || c.closeReason === 'error' || c.connectedAt === undefined && c.side === 'client') return false;
+  return c.state === TcpState.TimeWait || c.closeReason === 'destroyed' || c.closeReason === 'timeout';
 }
 
 function closeReasonOf(c: Connection, error: Error | undefined): CloseReason {

@@ -60,6 +60,8 @@ export class OtelReporter implements ConnectionListener {
   private readonly tracer: Tracer;
   private readonly meter: Meter;
   private readonly spans = new WeakMap<Connection, ConnectionSpans>();
+  /** The trace context of ended connections, for spans that follow them (after-close). */
+  private readonly endedContexts = new WeakMap<Connection, Context>();
   private readonly connectionDuration: Histogram;
   private readonly handshakeDuration: Histogram;
   private readonly leakCount: Counter;
@@ -171,6 +173,7 @@ export class OtelReporter implements ConnectionListener {
       return;
     }
     this.spans.delete(c);
+    this.endedContexts.set(c, spans.context);
     if (spans.handshake !== undefined) this.endHandshake(spans, c, end, c.error ?? new HandshakeAborted(c.closeReason));
     this.endHalfClose(spans, c, end);
     const span = spans.connection;
@@ -188,6 +191,35 @@ export class OtelReporter implements ConnectionListener {
       span.setStatus({ code: SpanStatusCode.ERROR, message: c.error.message });
     }
     span.end(end);
+  }
+
+  /**
+   * What the kernel did with a connection after Node closed it, as a follow-up span in the
+   * connection's trace: the connection span has already ended and cannot take more events.
+   */
+  afterClose(c: Connection, sightings: readonly StateChange[]): void {
+    const parent = this.endedContexts.get(c);
+    const first = sightings[0];
+    const last = sightings.at(-1);
+    if (parent === undefined || first === undefined || last === undefined) return;
+    const span = this.tracer.startSpan(
+      'tcp.after_close',
+      {
+        kind: SpanKind.INTERNAL,
+        startTime: c.closedAt ?? first.time,
+        attributes: {
+          [ATTR.networkTransport]: 'tcp',
+          ...endpointAttributes(c),
+          [ATTR.connectionState]: sightings.length > 1 ? (sightings.at(-2) as StateChange).state : first.state,
+          [ATTR.stateSource]: 'kernel',
+        },
+      },
+      parent,
+    );
+    for (const change of sightings) {
+      span.addEvent('tcp.state_change', { [ATTR.connectionState]: change.state, [ATTR.stateSource]: change.source }, change.time);
+    }
+    span.end(last.time);
   }
 
   /** One short span per leak, in the connection's trace, ended at once: the connection may never close. */

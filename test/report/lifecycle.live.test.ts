@@ -258,6 +258,38 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
   });
 });
 
+describe.skipIf(skip)('after close: what the kernel does once Node has let go', () => {
+  it('follows a destroyed socket through its orphaned FIN_WAIT_2 until the kernel drops it', async () => {
+    let accept: (socket: net.Socket) => void = () => {};
+    const acceptedSocket = new Promise<net.Socket>((resolve) => (accept = resolve));
+    const port = await listen(
+      net.createServer({ allowHalfOpen: true }, (socket) => {
+        socket.resume();
+        accept(socket);
+      }),
+    );
+    const client = net.connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    const accepted = await acceptedSocket;
+    const clientPort = client.localPort as number;
+    // destroy() without end(): Node is done, the kernel still sends a FIN and waits for the peer's.
+    client.destroy();
+    const c = await waitFor(() => connectionSpan('client', clientPort), 3000, 'the client connection span');
+    expect(c.attributes['tcp.close.reason']).toBe('destroyed');
+    await new Promise((r) => setTimeout(r, 200)); // a few polls see the orphan
+    accepted.resetAndDestroy(); // the peer's RST ends the orphan
+    const after = await waitFor(
+      () => children(c, 'tcp.after_close')[0],
+      3000,
+      'the tcp.after_close span',
+    );
+    const seen = after.events.filter((e) => e.name === 'tcp.state_change').map((e) => e.attributes?.['network.connection.state']);
+    expect(seen).toEqual(['fin_wait_2', 'closed']);
+    for (const e of after.events) expect(e.attributes?.['tcp.state.source']).toBe('kernel');
+    expect(after.attributes).toMatchObject({ 'network.connection.state': 'fin_wait_2', 'network.local.port': clientPort });
+  });
+});
+
 describe.skipIf(skip)('coverage of connection kinds', () => {
   it('http with and without keep-alive, fetch, IPv6 and dual-stack servers', async () => {
     const server = http.createServer((req, res) => {

@@ -15,6 +15,14 @@ export interface KernelQuery {
    */
   readonly localPorts?: readonly number[];
   readonly peerPorts?: readonly number[];
+  /** Only sockets with one of these (local port, peer port) pairs; replaces the port lists. */
+  readonly portPairs?: readonly PortPair[];
+}
+
+/** The ports of one connection, seen from this side. */
+export interface PortPair {
+  readonly localPort: number;
+  readonly peerPort: number;
 }
 
 /** A way to read the kernel's TCP table. Implementations do I/O; parsing is in pure functions. */
@@ -39,6 +47,10 @@ export class KernelSourceError extends Error {
 /** Keeps the rows a source could not filter itself (a port filter that `/proc` has no way to apply). */
 export function filterRows(result: ParseResult, query: KernelQuery): ParseResult {
   const states = new Set(query.states);
+  if (query.portPairs !== undefined) {
+    const pairs = new Set(query.portPairs.map((p) => `${p.localPort} ${p.peerPort}`));
+    return { rows: result.rows.filter((r) => states.has(r.state) && pairs.has(`${r.local.port} ${r.peer.port}`)), skipped: result.skipped };
+  }
   const local = query.localPorts === undefined ? undefined : new Set(query.localPorts);
   const peer = query.peerPorts === undefined ? undefined : new Set(query.peerPorts);
   const portFilter = local !== undefined || peer !== undefined;
