@@ -69,6 +69,8 @@ export interface Connection {
   peer: ConnectionEndpoint | undefined;
   /** 'IPv4' or 'IPv6', as Node reports the peer family. */
   family: string | undefined;
+  /** Where a client asked to connect (`connect()`'s host and port), known before the handshake. */
+  target: { readonly host: string | undefined; readonly port: number | undefined } | undefined;
   /** The DNS lookup of a client that connected by host name. */
   lookup: LookupRecord | undefined;
   /** When the client handshake finished (`'connect'`). */

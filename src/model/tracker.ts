@@ -1,4 +1,5 @@
 import { diag } from '@opentelemetry/api';
+import { isIP } from 'node:net';
 import type * as net from 'node:net';
 import { now } from '../clock.js';
 import type { CreationStack } from '../observe/creation-stack.js';
@@ -158,6 +159,7 @@ export class ConnectionTracker implements SocketSink {
       local: undefined,
       peer: undefined,
       family: undefined,
+      target: undefined,
       lookup: undefined,
       connectedAt: undefined,
       timeoutAt: undefined,
@@ -202,6 +204,9 @@ export class ConnectionTracker implements SocketSink {
         this.learnEndpoints(c, socket);
         this.setState(c, TcpState.Established, 'socket_event', time);
         return;
+      case 'connect_called':
+        c.target ??= { host: event.host, port: event.port };
+        return;
       case 'lookup':
         c.lookup = { host: event.host, address: event.address, error: event.error, at: time };
         this.notify(() => this.listener.lookedUp(c));
@@ -228,6 +233,8 @@ export class ConnectionTracker implements SocketSink {
       case 'destroy_called':
         c.destroyCalledAt ??= time;
         if (event.reset) c.resetRequested = true;
+        // A handshake that fails never had 'connect'; the handle still knows its local port here.
+        if (c.local === undefined) this.learnUnconnectedEndpoints(c, socket);
         return;
       case 'close':
         this.close(c, socket, event.error, time);
@@ -370,6 +377,22 @@ export class ConnectionTracker implements SocketSink {
     this.byTuple.set(tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port), c);
     if (c.side === 'server') increment(this.serverPorts, c.local.port);
     else increment(this.clientPeerPorts, c.peer.port);
+  }
+
+  /** The endpoints of a client whose handshake failed: getsockname() and the connect() target. */
+  private learnUnconnectedEndpoints(c: Connection, socket: net.Socket): void {
+    const target = c.target;
+    const host = c.lookup?.address ?? target?.host ?? 'localhost';
+    const peerAddress = isIP(host) !== 0 ? normalizeAddress(host) : undefined;
+    let local: { address?: string; port?: number } = {};
+    try {
+      local = socket.address() as { address?: string; port?: number };
+    } catch {
+      // No handle any more: the local end stays unknown.
+    }
+    if (local.address === undefined || !local.port || peerAddress === undefined || target?.port === undefined) return;
+    c.local = { address: normalizeAddress(local.address), port: local.port };
+    c.peer = { address: peerAddress, port: target.port };
   }
 
   /** A row with an inode must be this socket's inode; a row without one (TIME_WAIT) matches by tuple. */

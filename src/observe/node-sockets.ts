@@ -8,6 +8,8 @@ export type SocketSide = 'client' | 'server';
 export type SocketEvent =
   /** The client handshake finished (`'connect'`). */
   | { readonly type: 'connect' }
+  /** The application called `connect()` towards this target (port and host as given). */
+  | { readonly type: 'connect_called'; readonly host: string | undefined; readonly port: number | undefined }
   /** A host name was resolved before connecting (`'lookup'`). */
   | { readonly type: 'lookup'; readonly host: string; readonly address?: string; readonly error?: Error }
   /** The socket's idle timeout fired (`'timeout'`); the application decides what to do. */
@@ -202,12 +204,14 @@ export class NodeSocketObserver {
       const event = events[method];
       const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
       this.originals.set(method, hadOwn ? original : undefined);
-      const adoptClient = (socket: net.Socket): void => {
-        if (this.enabled) this.adopt(socket, 'client');
+      const adoptClient = (socket: net.Socket, args: unknown[]): void => {
+        if (!this.enabled) return;
+        this.adopt(socket, 'client');
+        sink.socketEvent(socket, { type: 'connect_called', ...connectTarget(args) });
       };
       const wrapped = function (this: net.Socket, ...args: unknown[]): unknown {
         try {
-          if (event === undefined) adoptClient(this);
+          if (event === undefined) adoptClient(this, args);
           else sink.socketEvent(this, event);
         } catch {
           // Never let bookkeeping break the application's call.
@@ -241,3 +245,19 @@ const CLOSE: SocketEvent = Object.freeze({ type: 'close' });
 const END_CALLED: SocketEvent = Object.freeze({ type: 'end_called' });
 const DESTROY_CALLED: SocketEvent = Object.freeze({ type: 'destroy_called', reset: false });
 const RESET_CALLED: SocketEvent = Object.freeze({ type: 'destroy_called', reset: true });
+
+/** The port and host of `connect(options)`, `connect(port, host?)` or `connect([options, cb])`. */
+function connectTarget(args: unknown[]): { host: string | undefined; port: number | undefined } {
+  // net.connect() passes Node's normalized [options, callback] array as the only argument.
+  const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
+  if (typeof first === 'object' && first !== null) {
+    const { host, port } = first as { host?: unknown; port?: unknown };
+    return { host: typeof host === 'string' ? host : undefined, port: toPort(port) };
+  }
+  return { host: typeof args[1] === 'string' ? args[1] : undefined, port: toPort(first) };
+}
+
+function toPort(value: unknown): number | undefined {
+  const port = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  return typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+}

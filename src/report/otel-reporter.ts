@@ -174,6 +174,12 @@ export class OtelReporter implements ConnectionListener {
     }
     this.spans.delete(c);
     this.endedContexts.set(c, spans.context);
+    if (c.side === 'client' && c.connectedAt === undefined) {
+      // A failed handshake: the endpoints come from getsockname() and the connect() target.
+      const endpoints = this.clientEndpoints(c);
+      spans.connection.setAttributes(endpoints);
+      spans.handshake?.setAttributes(endpoints);
+    }
     if (spans.handshake !== undefined) this.endHandshake(spans, c, end, c.error ?? new HandshakeAborted(c.closeReason));
     this.endHalfClose(spans, c, end);
     const span = spans.connection;
@@ -242,7 +248,8 @@ export class OtelReporter implements ConnectionListener {
   /** A client's endpoints, with the host name it asked for as `server.address` when it gave one. */
   private clientEndpoints(c: Connection): Attributes {
     const attributes = endpointAttributes(c);
-    if (c.lookup !== undefined && c.lookup.error === undefined) attributes[ATTR.serverAddress] = c.lookup.host;
+    const name = c.lookup?.host ?? c.target?.host;
+    if (name !== undefined && attributes[ATTR.serverAddress] !== undefined) attributes[ATTR.serverAddress] = name;
     return attributes;
   }
 

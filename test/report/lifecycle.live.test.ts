@@ -180,6 +180,9 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
     expect(c.kind).toBe(SpanKind.CLIENT);
     expect(c.status.code).toBe(SpanStatusCode.ERROR);
     expect(states(c)).toEqual(['syn_sent', 'closed']);
+    // The endpoints of a handshake that never finished: getsockname() and the connect() target.
+    expect(c.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': port, 'network.peer.port': port });
+    expect(c.attributes['network.local.port']).toBeGreaterThan(0);
     const [handshake] = children(c, 'tcp.handshake');
     expect(handshake?.attributes['error.type']).toBe('ECONNREFUSED');
     expect(handshake?.status.code).toBe(SpanStatusCode.ERROR);
@@ -211,6 +214,7 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
       'the timed-out connection span',
     );
     expect(states(c)).toEqual(['syn_sent', 'closed']);
+    expect(c.attributes).toMatchObject({ 'server.port': port, 'network.peer.address': '127.0.0.1' });
     const [handshake] = children(c, 'tcp.handshake');
     expect(handshake?.attributes['error.type']).toBe('timeout');
     expect(handshake?.status.code).toBe(SpanStatusCode.ERROR);
