@@ -9,7 +9,7 @@ import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js'
 import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-sockets.js';
 import { socketInode } from '../observe/socket-inode.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
-import { MAX_HISTORY, type CloseReason, type Connection, type StateChange } from './connection.js';
+import { MAX_HISTORY, type CloseReason, type Connection, type FinMark, type StateChange } from './connection.js';
 import { canReach } from './transitions.js';
 
 /** Who wants to know when connections open, change state and close (reporters). */
@@ -20,6 +20,8 @@ export interface ConnectionListener {
    * poll saw it; `sightings` are the states it showed, oldest first, the last one `closed`.
    */
   afterClose(connection: Connection, sightings: readonly StateChange[]): void;
+  /** A FIN went one way or the other (`connection.firstFin`, then `secondFin`). */
+  finSeen(connection: Connection, fin: FinMark): void;
   /** A client resolved its host name (`connection.lookup`). */
   lookedUp(connection: Connection): void;
   stateChanged(connection: Connection, change: StateChange): void;
@@ -218,14 +220,18 @@ export class ConnectionTracker implements SocketSink {
         if (c.peerFinAt !== undefined) return;
         c.peerFinAt = time;
         this.markFin(c, socket, 'peer', time);
-        // The peer's FIN after ours ends the active close; before ours, it leaves us in CLOSE_WAIT.
-        this.setState(c, c.localFinAt === undefined ? TcpState.CloseWait : TcpState.TimeWait, 'socket_event', time);
+        // The peer's FIN before ours: CLOSE_WAIT for certain (we had sent nothing). After ours,
+        // no claim: the FINs may have crossed (see 'finish').
+        if (c.localFinAt === undefined) this.setState(c, TcpState.CloseWait, 'socket_event', time);
         return;
       case 'finish':
         if (c.localFinAt !== undefined) return;
         c.localFinAt = time;
         this.markFin(c, socket, 'local', time);
-        this.setState(c, c.peerFinAt === undefined ? TcpState.FinWait1 : TcpState.LastAck, 'socket_event', time);
+        // Our FIN after the peer's was read: LAST_ACK for certain. Before it, the kernel is in
+        // FIN_WAIT_1 or, if the peer's FIN was already there unread, LAST_ACK: events cannot
+        // tell (a fast peer's FIN arrives within microseconds), so only the kernel source says.
+        if (c.peerFinAt !== undefined) this.setState(c, TcpState.LastAck, 'socket_event', time);
         return;
       case 'end_called':
         c.endCalledAt ??= time;
@@ -310,8 +316,9 @@ export class ConnectionTracker implements SocketSink {
     c.bytesRead = socket.bytesRead;
     c.bytesWritten = socket.bytesWritten;
     c.closeReason = closeReasonOf(c, error);
-    // After an active close the kernel keeps the socket in TIME_WAIT; every other close ends it here.
-    if (c.state !== TcpState.TimeWait) this.setState(c, TcpState.Closed, 'socket_event', time);
+    // Node has let go. The kernel may keep the socket (TIME_WAIT, an orphan): the after-close
+    // follow-up reports what a poll sees of it.
+    this.setState(c, TcpState.Closed, 'socket_event', time);
     this.removeLive(c);
     c.socket = undefined;
     this.notify(() => this.listener.closed(c));
@@ -348,6 +355,7 @@ export class ConnectionTracker implements SocketSink {
     const mark = { by, at, bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten };
     if (c.firstFin === undefined) c.firstFin = mark;
     else c.secondFin = mark;
+    this.notify(() => this.listener.finSeen(c, mark));
   }
 
   private forget(c: Connection, socket: net.Socket): void {
@@ -442,7 +450,8 @@ function isInetFamily(family: string | undefined): boolean {
 /** After Node's close the kernel keeps an active closer (TIME_WAIT) and an orphaned socket that still has a FIN to send. */
 function kernelMayHold(c: Connection): boolean {
   if (c.closeReason === 'reset' || c.closeReason === 'error' || c.connectedAt === undefined && c.side === 'client') return false;
-  return c.state === TcpState.TimeWait || c.closeReason === 'destroyed' || c.closeReason === 'timeout';
+  const activeCloser = c.localFinAt !== undefined && (c.peerFinAt === undefined || c.localFinAt <= c.peerFinAt);
+  return activeCloser || c.closeReason === 'destroyed' || c.closeReason === 'timeout';
 }
 
 function closeReasonOf(c: Connection, error: Error | undefined): CloseReason {

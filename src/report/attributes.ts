@@ -35,7 +35,6 @@ export const ATTR = {
   handshakeSource: 'tcp.handshake.source',
   halfCloseBytesReceived: 'tcp.half_close.bytes.received',
   halfCloseBytesSent: 'tcp.half_close.bytes.sent',
-  stateAtClose: 'tcp.state.at_close',
   rttMs: 'tcp.info.rtt_ms',
   rttVarMs: 'tcp.info.rtt_var_ms',
   cwnd: 'tcp.info.cwnd',
@@ -65,8 +64,8 @@ export function endpointAttributes(c: Connection): Attributes {
 }
 
 /**
- * Who sent the first FIN. Node sees the order of our `'finish'` and the peer's `'end'`; only
- * the kernel can see a simultaneous close (the CLOSING state: both FINs crossed).
+ * Who sent the first FIN, in Node's order of our `'finish'` and the peer's `'end'`; a
+ * simultaneous close (CLOSING: both FINs crossed) only when the kernel source saw it.
  */
 export function closeInitiator(c: Connection): 'local' | 'peer' | 'simultaneous' | undefined {
   if (c.history.some((h) => h.state === 'closing')) return 'simultaneous';

@@ -17,7 +17,7 @@ import {
   type TracerProvider,
 } from '@opentelemetry/api';
 import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
-import type { Connection, StateChange } from '../model/connection.js';
+import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import type { TcpState } from '../tcp-states.js';
 import { VERSION } from '../version.js';
@@ -46,11 +46,6 @@ interface ConnectionSpans {
   handshake: Span | undefined;
   halfClose: Span | undefined;
 }
-
-/** States that mean the first FIN went one way or the other. */
-const FIRST_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['fin_wait_1', 'fin_wait_2', 'close_wait', 'closing']);
-/** States that mean both FINs have been sent. */
-const SECOND_FIN_STATES: ReadonlySet<TcpState> = new Set<TcpState>(['last_ack', 'time_wait']);
 
 /**
  * Turns the model's lifecycle and the detectors' findings into OpenTelemetry spans and
@@ -147,18 +142,20 @@ export class OtelReporter implements ConnectionListener {
       spans.connection.setAttributes(endpoints);
       spans.handshake.setAttributes(endpoints);
       this.endHandshake(spans, c, change.time, undefined);
-    } else if (FIRST_FIN_STATES.has(change.state) && spans.halfClose === undefined && c.firstFin !== undefined) {
+    }
+  }
+
+  finSeen(c: Connection, fin: FinMark): void {
+    const spans = this.spans.get(c);
+    if (spans === undefined) return;
+    if (fin === c.firstFin && spans.halfClose === undefined) {
       spans.halfClose = this.tracer.startSpan(
         'tcp.half_close',
-        {
-          kind: SpanKind.INTERNAL,
-          startTime: c.firstFin.at,
-          attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.closeInitiator]: c.firstFin.by },
-        },
+        { kind: SpanKind.INTERNAL, startTime: fin.at, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.closeInitiator]: fin.by } },
         spans.context,
       );
-    } else if (SECOND_FIN_STATES.has(change.state)) {
-      this.endHalfClose(spans, c, change.time);
+    } else if (fin === c.secondFin) {
+      this.endHalfClose(spans, c, fin.at);
     }
   }
 
@@ -187,7 +184,6 @@ export class OtelReporter implements ConnectionListener {
     span.setAttributes({
       [ATTR.bytesReceived]: c.bytesRead,
       [ATTR.bytesSent]: c.bytesWritten,
-      [ATTR.stateAtClose]: c.state,
       ...tcpInfoAttributes(c, end),
       ...(c.closeReason === undefined ? {} : { [ATTR.closeReason]: c.closeReason }),
       ...(initiator === undefined ? {} : { [ATTR.closeInitiator]: initiator }),
