@@ -13,6 +13,7 @@ import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.j
 
 /** The states a poll asks the kernel for: the ones socket events cannot see. */
 const POLLED_STATES = [TcpState.CloseWait] as const;
+const PROBE_QUERY = { states: POLLED_STATES, localPorts: [0], peerPorts: [0] };
 
 /**
  * One running instrumentation: observe → model → detect → report, driven by socket events
@@ -76,8 +77,11 @@ class Socklife implements SocklifeHandle {
     try {
       // The first poll always runs, to try the source; later ones only while there is something to match.
       if ((!this.polled || this.tracker.liveConnections().size > 0) && this.reader.current !== undefined) {
+        // With nothing tracked yet, the first poll is a probe that matches no socket (port 0): it
+        // tests the source without reading every CLOSE_WAIT socket of the machine.
+        const query = this.polled || this.tracker.liveConnections().size > 0 ? this.tracker.queryFor(POLLED_STATES) : PROBE_QUERY;
         this.polled = true;
-        const reading = await this.reader.read(this.tracker.queryFor(POLLED_STATES));
+        const reading = await this.reader.read(query);
         if (reading !== undefined && !this.stopped) this.tracker.kernelRows(reading.rows, reading.source, now());
       }
       // Connections Node has closed but the kernel may still hold: only their exact port pairs.

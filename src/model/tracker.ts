@@ -143,6 +143,10 @@ export class ConnectionTracker implements SocketSink {
     return sockets;
   }
 
+  isTracked(socket: net.Socket): boolean {
+    return this.bySocket.has(socket);
+  }
+
   socketOpened(socket: net.Socket, side: SocketSide, creationStack: CreationStack | undefined): boolean {
     if (this.stopped || this.bySocket.has(socket)) return false;
     // Accepted sockets know their family at once; a pipe server's have none.

@@ -27,6 +27,8 @@ export type SocketEvent =
 
 /** The model side of the observer: it decides which sockets it tracks. */
 export interface SocketSink {
+  /** True when the socket is already followed (a channel and a wrapper can both announce it). */
+  isTracked(socket: net.Socket): boolean;
   /** A TCP socket appeared; returns false when the sink does not want it. */
   socketOpened(socket: net.Socket, side: SocketSide, stack: CreationStack | undefined): boolean;
   socketEvent(socket: net.Socket, event: SocketEvent): void;
@@ -162,10 +164,12 @@ export class NodeSocketObserver {
     if (socket instanceof net.Socket) this.adopt(socket, side);
   }
 
-  private adopt(socket: net.Socket, side: SocketSide): void {
+  /** `cutAbove`: socklife's own wrapper, whose frames (and those it calls) stay out of the stack. */
+  private adopt(socket: net.Socket, side: SocketSide, cutAbove?: (...args: never[]) => unknown): void {
+    if (this.sink.isTracked(socket)) return;
     let stack: CreationStack | undefined;
     if (this.options.captureStacks) {
-      stack = side === 'client' ? captureCreationStack() : this.serverStack(socket);
+      stack = side === 'client' ? captureCreationStack(cutAbove) : this.serverStack(socket);
     }
     if (!this.sink.socketOpened(socket, side, stack)) return;
     // Prepended: an accepted socket is announced after the application's 'connection' handler
@@ -204,14 +208,14 @@ export class NodeSocketObserver {
       const event = events[method];
       const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
       this.originals.set(method, hadOwn ? original : undefined);
-      const adoptClient = (socket: net.Socket, args: unknown[]): void => {
+      const adoptClient = (socket: net.Socket, args: unknown[], wrapper: (...args: never[]) => unknown): void => {
         if (!this.enabled) return;
-        this.adopt(socket, 'client');
+        this.adopt(socket, 'client', wrapper);
         sink.socketEvent(socket, { type: 'connect_called', ...connectTarget(args) });
       };
       const wrapped = function (this: net.Socket, ...args: unknown[]): unknown {
         try {
-          if (event === undefined) adoptClient(this, args);
+          if (event === undefined) adoptClient(this, args, wrapped);
           else sink.socketEvent(this, event);
         } catch {
           // Never let bookkeeping break the application's call.
