@@ -40,8 +40,9 @@
  *   processes' connections show up too (a load test on the same machine makes 100 000+
  *   changes a second, more than bpftrace prints without lagging), and the same loopback
  *   4-tuple can exist in two namespaces. So by default the recorder keeps, in the kernel,
- *   only the sockets of this process (`processes`) in this process's network namespace
- *   (`netns`, read through BTF: /sys/kernel/btf/vmlinux), and tests select by 4-tuple.
+ *   only the sockets of this process (`processes`), and tests select by 4-tuple. Asked
+ *   for, it also reads each socket's network namespace (`netns`, through BTF:
+ *   /sys/kernel/btf/vmlinux), which makes bpftrace take ~1.5 s longer to start.
  * - The pid current at a state change does not say whose socket it is: on loopback the
  *   receiving socket's softirq work runs in the process that sent the segment.
  *
@@ -291,8 +292,10 @@ export interface KernelStateRecorderOptions {
    */
   readonly processes?: readonly number[] | 'all';
   /**
-   * Which network namespace to record, by inode (`netnsInode(pid)`), or `'all'`.
-   * Default: this process's own, when the kernel has BTF; else all (and `netns` is 0).
+   * Read each socket's network namespace (`KernelTransition.netns`, through kernel BTF) and
+   * keep only the one with this inode (`netnsInode(pid)`), or keep `'all'`. Costs ~1.5 s
+   * of bpftrace start-up (it parses `struct sock`). Default: not read (`netns` is 0), no
+   * namespace filter; `processes` already keeps only the sockets asked for.
    */
   readonly netns?: number | 'all';
   /** How long to wait for bpftrace to attach, in ms. Default 20 000. */
@@ -302,7 +305,7 @@ export interface KernelStateRecorderOptions {
 export interface KernelStateRecorder {
   /** Pid of the bpftrace process. */
   readonly pid: number;
-  /** The network namespace recorded (inode), or undefined for all of them. */
+  /** The network namespace recorded (inode), or undefined when not filtered on one. */
   readonly netns: number | undefined;
   /** How long bpftrace took from spawn to attached (BEGIN printed and a sync round-trip), ms. */
   readonly attachMs: number;
@@ -528,10 +531,9 @@ export function bpftraceProgram(options: BpftraceProgramOptions = {}): string {
  * the test fails); bpftrace is killed when this process exits anyway.
  */
 export async function startKernelStateRecorder(options: KernelStateRecorderOptions = {}): Promise<KernelStateRecorder> {
-  const btf = await hasKernelBtf();
-  const wanted = options.netns ?? (btf ? await netnsInode() : 'all');
-  if (typeof wanted === 'number' && !btf) {
-    throw new Error(`recording one network namespace needs kernel BTF (${KERNEL_BTF})`);
+  const wanted = options.netns;
+  if (wanted !== undefined && !(await hasKernelBtf())) {
+    throw new Error(`reading sockets' network namespace needs kernel BTF (${KERNEL_BTF})`);
   }
   const processes = options.processes ?? [process.pid];
   // Above the kernel's largest pid_max (2^22), so no process has it and kill() only fails.
@@ -539,7 +541,7 @@ export async function startKernelStateRecorder(options: KernelStateRecorderOptio
   const program = bpftraceProgram({
     ports: options.ports ?? [],
     processes,
-    netns: btf ? wanted : false,
+    netns: wanted ?? false,
     markerPid,
   });
   const attachTimeoutMs = options.attachTimeoutMs ?? 20_000;
@@ -550,6 +552,7 @@ export async function startKernelStateRecorder(options: KernelStateRecorderOptio
     buffer: false,
     stdin: 'ignore',
     cleanup: true,
+    forceKillAfterDelay: false, // stop() does its own
     env: { LC_ALL: 'C', BPFTRACE_PERF_RB_PAGES: PERF_RB_PAGES },
   });
 
@@ -696,11 +699,18 @@ export async function startKernelStateRecorder(options: KernelStateRecorderOptio
             // Stop anyway; what was read is returned.
           }
         }
+        // bpftrace 0.17 sometimes misses a SIGINT that arrives while it is not blocked in
+        // epoll_wait (it then sleeps there until the next event): send it again until it
+        // exits, and SIGKILL after 5 s.
         if (!exited) child.kill('SIGINT');
+        const resend = setInterval(() => {
+          if (!exited) child.kill('SIGINT');
+        }, 200);
         const forceKill = setTimeout(() => {
           if (!exited) child.kill('SIGKILL');
         }, 5_000);
         await finished;
+        clearInterval(resend);
         clearTimeout(forceKill);
         return sorted();
       })();
