@@ -1,0 +1,41 @@
+// Figure 1: an HTTP server taking one connection per request (Connection: close): the cost
+// socklife adds per connection. Budgets: requests/s ratio >= 0.97 without an SDK and
+// >= 0.93 with the real SDK (BatchSpanProcessor, exporter that drops spans); p99 latency
+// ratio <= 1.10 in both. With the SDK, the baseline is the same server with the same SDK
+// (the SDK's own cost is not socklife's); the ratio against the bare server is stated too.
+import { defaultsFor, httpRuns } from './lib/http-bench.mjs';
+import { Figure, runFigure } from './lib/report.mjs';
+
+const figure = new Figure('1-http-close', 'HTTP server, one connection per request (Connection: close), load from wrk in a separate process');
+
+await runFigure(figure, async () => {
+  const runs = await httpRuns(figure, defaultsFor(false));
+  const cases = [
+    ['1a', 'socklife', 'bare', 'no SDK: socklife / bare server', 0.97],
+    ['1b', 'sdk+socklife', 'sdk', 'real SDK (BatchSpanProcessor, dropping exporter): SDK+socklife / same server with the SDK only', 0.93],
+  ];
+  for (const [id, instrumented, baseline, label, rpsBudget] of cases) {
+    const c = runs.compare(instrumented, baseline);
+    figure.check({
+      figure: id,
+      what: `requests/s ratio, ${label}`,
+      budget: `>= ${rpsBudget}`,
+      measured: c.rps.ratio.toFixed(3),
+      pass: c.rps.ratio >= rpsBudget && c.errors === 0,
+      detail: runs.detail(instrumented, baseline),
+    });
+    const control = runs.compare('bare-control', 'bare');
+    figure.check({
+      figure: id,
+      what: `p99 latency ratio, ${label}`,
+      budget: '<= 1.10',
+      measured: c.p99.ratio.toFixed(3),
+      pass: c.p99.ratio <= 1.1,
+      detail: `median of ${c.p99.ratios.length} paired ratios; A/A control ${control.p99.ratio.toFixed(3)}`,
+    });
+  }
+  const vsBare = runs.compare('sdk+socklife', 'bare');
+  figure.stated('1b', "requests/s ratio, SDK+socklife / bare server without the SDK (the SDK's own cost included)", vsBare.rps.ratio.toFixed(3));
+  const none = runs.compare('socklife-source-none', 'bare');
+  figure.stated('1a', 'requests/s ratio, no SDK, socklife with source: none (no ss polls; execa never loaded) / bare server', none.rps.ratio.toFixed(3), runs.detail('socklife-source-none', 'bare'));
+});

@@ -1,0 +1,128 @@
+// Starting the processes of a benchmark: each one a separate Node process (optionally pinned
+// to a CPU with taskset), talking to the orchestrator over an IPC channel in JSON messages.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { snapshot } from './snapshot.mjs';
+
+export const PROGRAMS = fileURLToPath(new URL('../programs/', import.meta.url));
+const LIB = fileURLToPath(new URL('./', import.meta.url));
+
+/** Children run in the snapshot (see snapshot.mjs): `socklife/register` resolves to its copy of the build. */
+export const CWD = await snapshot();
+/** The socklife package the children load (programs that need its internals read BENCH_SOCKLIFE_DIR). */
+export const SOCKLIFE_DIR = `${CWD}node_modules/socklife/`;
+
+/** Preload flags. */
+export const SDK = ['--require', `${LIB}sdk.cjs`];
+export const SOCKLIFE = ['--require', 'socklife/register'];
+export const NET_INSTRUMENTATION = ['--require', `${LIB}instrumentation-net.cjs`];
+
+/** An environment without the parent's SOCKLIFE_* settings, plus `extra`. */
+function childEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SOCKLIFE_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+let nextRequestId = 1;
+
+export class NodeChild {
+  /**
+   * @param {string} program file name in bench/programs/
+   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string }} options
+   */
+  constructor(program, options = {}) {
+    const nodeArgs = [...(options.nodeArgs ?? [])];
+    const profileDir = process.env.BENCH_CPU_PROF;
+    if (options.profile && profileDir) {
+      nodeArgs.unshift('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${options.label ?? program}-${Date.now()}.cpuprofile`);
+    }
+    const argv = [process.execPath, ...nodeArgs, PROGRAMS + program, ...(options.args ?? [])];
+    if (options.cpu !== undefined) argv.unshift('taskset', '-c', String(options.cpu));
+    this.label = options.label ?? program;
+    this.messages = [];
+    this.waiters = [];
+    this.exited = false;
+    this.child = spawn(argv[0], argv.slice(1), {
+      cwd: CWD,
+      env: childEnv({ BENCH_SOCKLIFE_DIR: SOCKLIFE_DIR, ...(options.env ?? {}) }),
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.exit = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exited = true;
+        for (const w of this.waiters.splice(0)) w.reject(new Error(`${this.label} exited (${signal ?? code}) before sending ${w.what}`));
+        resolve({ code, signal });
+      });
+    });
+    this.child.on('error', (error) => {
+      for (const w of this.waiters.splice(0)) w.reject(error);
+    });
+    this.child.on('message', (message) => {
+      const i = this.waiters.findIndex((w) => w.match(message));
+      if (i === -1) this.messages.push(message);
+      else this.waiters.splice(i, 1)[0].resolve(message);
+    });
+  }
+
+  /** The first message (queued or future) that `match` accepts. */
+  waitFor(match, timeoutMs = 120_000, what = 'a message') {
+    const i = this.messages.findIndex(match);
+    if (i !== -1) return Promise.resolve(this.messages.splice(i, 1)[0]);
+    if (this.exited) return Promise.reject(new Error(`${this.label} has exited; no ${what}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const j = this.waiters.indexOf(waiter);
+        if (j !== -1) this.waiters.splice(j, 1);
+        reject(new Error(`${this.label}: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const waiter = {
+        what,
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          if (m && m.type === 'error') reject(new Error(`${this.label}: ${m.message}`));
+          else resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Waits for a message of one type (or an 'error' message from the child). */
+  waitForType(type, timeoutMs) {
+    return this.waitFor((m) => m?.type === type || m?.type === 'error', timeoutMs, `'${type}'`);
+  }
+
+  /** Sends a command and waits for its reply (same id). */
+  request(command, timeoutMs = 120_000) {
+    const id = nextRequestId++;
+    this.child.send({ ...command, id });
+    return this.waitFor((m) => m?.id === id, timeoutMs, `the reply to '${command.cmd}'`);
+  }
+
+  /** Ends the process: a 'stop' command, then SIGTERM, then SIGKILL. */
+  async stop(timeoutMs = 5000) {
+    if (this.exited) return this.exit;
+    try {
+      this.child.send({ cmd: 'stop' });
+    } catch {
+      this.child.kill('SIGTERM');
+    }
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const result = await this.exit;
+    clearTimeout(timer);
+    return result;
+  }
+}
+
+/** Stops every child given, in parallel, ignoring failures. */
+export async function stopAll(children) {
+  await Promise.all(children.filter(Boolean).map((c) => c.stop().catch(() => {})));
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
