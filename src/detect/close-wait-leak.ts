@@ -38,6 +38,7 @@ export class CloseWaitLeakDetector {
     for (const c of tracker.connectionsIn(TcpState.CloseWait)) {
       const leak = this.check(c, time);
       if (leak !== undefined) {
+        tracker.ensureEndpoints(c);
         c.leakReported = true;
         leaks.push(leak);
       }
@@ -70,7 +71,7 @@ export class CloseWaitLeakDetector {
       cause,
       since,
       durationMs,
-      unreadKernelBytes: kernelFresh ? unreadDataBytes(c.kernel?.recvQ ?? 0) : undefined,
+      unreadKernelBytes: kernelFresh ? unreadDataBytes(c.kernel?.row.recvQ ?? 0) : undefined,
       unreadNodeBytes: socket.readableLength,
       readMode: socket.readableFlowing === true ? 'flowing' : socket.isPaused() ? 'paused' : 'not_started',
       detectedAt: time,

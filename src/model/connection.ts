@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
 import type { CreationStack } from '../observe/creation-stack.js';
-import type { TcpInfo } from '../observe/kernel/rows.js';
+import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketSide } from '../observe/node-sockets.js';
 import type { StateSource, TcpState } from '../tcp-states.js';
@@ -19,13 +19,10 @@ export interface StateChange {
   readonly time: number;
 }
 
-/** What the kernel last said about this connection. */
+/** What the kernel last said about this connection: the row (its tcp_info is parsed on first use). */
 export interface KernelView {
   readonly source: KernelSourceName;
-  readonly inode: number;
-  readonly recvQ: number;
-  readonly sendQ: number;
-  readonly tcpInfo?: TcpInfo;
+  readonly row: KernelSocketRow;
   /** Epoch milliseconds of the poll. */
   readonly seenAt: number;
 }
@@ -63,12 +60,18 @@ export interface Connection {
   state: TcpState;
   stateSource: StateSource;
   stateSince: number;
-  /** The timeline, oldest first; bounded (the first and the latest changes are kept). */
-  readonly history: StateChange[];
+  /** True once the kernel showed CLOSING: both FINs crossed. */
+  sawClosing: boolean;
+  /**
+   * The endpoints, learned only when something needs them (a recording span, a kernel row to
+   * match, a leak report): reading them costs two system calls a connection.
+   */
   local: ConnectionEndpoint | undefined;
   peer: ConnectionEndpoint | undefined;
-  /** 'IPv4' or 'IPv6', as Node reports the peer family. */
-  family: string | undefined;
+  /** The port the kernel query filters on: a server's listening port, a client's target port. */
+  filterPort: number | undefined;
+  /** True when a reporter records this connection (and so wants its endpoints at once). */
+  recorded: boolean;
   /** Where a client asked to connect (`connect()`'s host and port), known before the handshake. */
   target: { readonly host: string | undefined; readonly port: number | undefined } | undefined;
   /** The DNS lookup of a client that connected by host name. */
@@ -100,6 +103,3 @@ export interface Connection {
   /** Set by the close-wait detector so that a leak is reported once. */
   leakReported: boolean;
 }
-
-/** Longest timeline kept per connection; a normal one has 4 to 7 changes. */
-export const MAX_HISTORY = 16;

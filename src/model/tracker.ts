@@ -7,14 +7,14 @@ import { normalizeAddress, tupleKey } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-sockets.js';
-import { socketInode } from '../observe/socket-inode.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
-import { MAX_HISTORY, type CloseReason, type Connection, type FinMark, type StateChange } from './connection.js';
+import type { CloseReason, Connection, FinMark, StateChange } from './connection.js';
 import { canReach } from './transitions.js';
 
 /** Who wants to know when connections open, change state and close (reporters). */
 export interface ConnectionListener {
-  opened(connection: Connection): void;
+  /** Returns true when it records this connection (and so needs its endpoints at once). */
+  opened(connection: Connection): boolean;
   /**
    * The kernel kept a closed connection for a while (TIME_WAIT, an orphaned FIN_WAIT) and a
    * poll saw it; `sightings` are the states it showed, oldest first, the last one `closed`.
@@ -25,7 +25,8 @@ export interface ConnectionListener {
   /** A client resolved its host name (`connection.lookup`). */
   lookedUp(connection: Connection): void;
   stateChanged(connection: Connection, change: StateChange): void;
-  closed(connection: Connection): void;
+  /** Returns true when it wants to hear what the kernel does with the socket after close. */
+  closed(connection: Connection): boolean;
 }
 
 /** Beyond this many distinct ports a poll asks for the states only, not for each port. */
@@ -60,7 +61,8 @@ export class ConnectionTracker implements SocketSink {
   private readonly inState = new Map<TcpState, Set<Connection>>();
   private readonly serverPorts = new Map<number, number>();
   private readonly clientPeerPorts = new Map<number, number>();
-  private readonly inodes = new WeakMap<Connection, number>();
+  /** Listening port per server, read once (getsockname) for all its connections. */
+  private readonly listeningPorts = new WeakMap<object, number>();
   /** Oldest first (insertion order), bounded by MAX_AFTER_CLOSE. */
   private readonly afterClose = new Map<Connection, AfterClose>();
   private readonly afterCloseByTuple = new Map<string, Connection>();
@@ -161,10 +163,11 @@ export class ConnectionTracker implements SocketSink {
       state: TcpState.Closed,
       stateSource: 'socket_event',
       stateSince: time,
-      history: [],
+      sawClosing: false,
       local: undefined,
       peer: undefined,
-      family: undefined,
+      filterPort: undefined,
+      recorded: false,
       target: undefined,
       lookup: undefined,
       connectedAt: undefined,
@@ -188,8 +191,13 @@ export class ConnectionTracker implements SocketSink {
     this.bySocket.set(socket, connection);
     this.live.add(connection);
     this.addToState(connection);
-    if (side === 'server') this.learnEndpoints(connection, socket);
-    this.notify(() => this.listener.opened(connection));
+    if (side === 'server') this.setFilterPort(connection, this.listeningPort(socket));
+    try {
+      connection.recorded = this.listener.opened(connection);
+    } catch (error) {
+      diag.error('socklife: a listener threw', error);
+    }
+    if (connection.recorded && side === 'server') this.ensureEndpoints(connection);
     // A client has called connect() (its SYN is out); the kernel finished a server's handshake before accept().
     this.setState(connection, side === 'client' ? TcpState.SynSent : TcpState.Established, 'socket_event', time);
     return true;
@@ -207,15 +215,21 @@ export class ConnectionTracker implements SocketSink {
           return;
         }
         c.connectedAt ??= time;
-        this.learnEndpoints(c, socket);
+        if (c.recorded) this.ensureEndpoints(c);
         this.setState(c, TcpState.Established, 'socket_event', time);
         return;
       case 'connect_called':
-        c.target ??= { host: event.host, port: event.port };
+        if (c.target !== undefined) return;
+        c.target = { host: event.host, port: event.port };
+        this.setFilterPort(c, event.port);
         return;
       case 'lookup':
         c.lookup = { host: event.host, address: event.address, error: event.error, at: time };
-        this.notify(() => this.listener.lookedUp(c));
+        try {
+          this.listener.lookedUp(c);
+        } catch (error) {
+          diag.error('socklife: a listener threw', error);
+        }
         return;
       case 'timeout':
         c.timeoutAt = time;
@@ -252,22 +266,22 @@ export class ConnectionTracker implements SocketSink {
     }
   }
 
-  /** Applies one poll's rows; rows of other processes find no record and are ignored. */
+  /**
+   * Applies one poll's rows; rows of other processes find no record and are ignored. A
+   * 4-tuple is unique within the network namespace `ss` runs in (this process's), so the tuple
+   * alone identifies the socket.
+   */
   kernelRows(rows: readonly KernelSocketRow[], source: KernelSourceName, time: number): void {
     if (this.stopped) return;
+    if (rows.length > 0) this.indexCandidates(rows);
     const seenInCloseWait = new Set<Connection>();
     for (const row of rows) {
       const c = this.byTuple.get(tupleKey(row.local.address, row.local.port, row.peer.address, row.peer.port));
-      if (c === undefined || !this.sameSocket(c, row.inode)) continue;
-      c.kernel = {
-        source,
-        inode: row.inode,
-        recvQ: row.recvQ,
-        sendQ: row.sendQ,
-        seenAt: time,
-        ...(row.tcpInfo === undefined ? {} : { tcpInfo: row.tcpInfo }),
-      };
+      if (c === undefined) continue;
+      c.kernel = { source, row, seenAt: time };
       if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
+      if (row.state === TcpState.Closing) c.sawClosing = true;
+      if (row.state === c.state) continue;
       const at = this.entryTime(c, row, time);
       const changed = this.setState(c, row.state, 'kernel', at);
       // A FIN Node has not surfaced (a paused stream's, or ours still queued) is dated like the state.
@@ -277,6 +291,54 @@ export class ConnectionTracker implements SocketSink {
     for (const c of this.connectionsIn(TcpState.CloseWait)) {
       c.kernelCloseWaitPolls = seenInCloseWait.has(c) ? c.kernelCloseWaitPolls + 1 : 0;
     }
+  }
+
+  /**
+   * Learns the endpoints of the live connections a poll's rows may belong to (same listening
+   * or target port), so that matching costs system calls only when the kernel shows something.
+   */
+  private indexCandidates(rows: readonly KernelSocketRow[]): void {
+    const localPorts = new Set<number>();
+    const peerPorts = new Set<number>();
+    for (const row of rows) {
+      localPorts.add(row.local.port);
+      peerPorts.add(row.peer.port);
+    }
+    for (const c of this.live) {
+      if (c.local !== undefined || c.filterPort === undefined) continue;
+      if (c.side === 'server' ? localPorts.has(c.filterPort) : peerPorts.has(c.filterPort)) this.ensureEndpoints(c);
+    }
+  }
+
+  /** Learns a live connection's endpoints (two system calls) and indexes it by 4-tuple. */
+  ensureEndpoints(c: Connection): void {
+    const socket = c.socket;
+    if (c.local !== undefined || socket === undefined) return;
+    const { localAddress, localPort, remoteAddress, remotePort } = socket;
+    if (localAddress === undefined || localPort === undefined || remoteAddress === undefined || remotePort === undefined) return;
+    c.local = { address: normalizeAddress(localAddress), port: localPort };
+    c.peer = { address: normalizeAddress(remoteAddress), port: remotePort };
+    if (this.live.has(c)) this.byTuple.set(tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port), c);
+  }
+
+  private setFilterPort(c: Connection, port: number | undefined): void {
+    if (port === undefined || c.filterPort !== undefined) return;
+    c.filterPort = port;
+    increment(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, port);
+  }
+
+  /** The listening port of the server that accepted a socket (one getsockname per server). */
+  private listeningPort(socket: net.Socket): number | undefined {
+    const server = (socket as net.Socket & { server?: { address?: () => unknown } }).server;
+    if (server === undefined || server === null) return socket.localPort;
+    let port = this.listeningPorts.get(server);
+    if (port === undefined) {
+      const address = server.address?.();
+      port = typeof address === 'object' && address !== null ? (address as { port?: number }).port : undefined;
+      if (port === undefined) return socket.localPort;
+      this.listeningPorts.set(server, port);
+    }
+    return port;
   }
 
   /**
@@ -306,11 +368,12 @@ export class ConnectionTracker implements SocketSink {
     c.stateSource = source;
     c.stateSince = time;
     if (live) this.addToState(c);
-    const change: StateChange = { state, source, time };
-    // Keep the first changes (the opening) and the latest; drop from the middle.
-    if (c.history.length >= MAX_HISTORY) c.history.splice(1, 1);
-    c.history.push(change);
-    this.notify(() => this.listener.stateChanged(c, change));
+    if (state === TcpState.Closing) c.sawClosing = true;
+    try {
+      this.listener.stateChanged(c, { state, source, time });
+    } catch (error) {
+      diag.error('socklife: a listener threw', error);
+    }
     return true;
   }
 
@@ -325,8 +388,14 @@ export class ConnectionTracker implements SocketSink {
     this.setState(c, TcpState.Closed, 'socket_event', time);
     this.removeLive(c);
     c.socket = undefined;
-    this.notify(() => this.listener.closed(c));
-    if (kernelMayHold(c)) this.followAfterClose(c);
+    let follow = false;
+    try {
+      follow = this.listener.closed(c);
+    } catch (error) {
+      diag.error('socklife: a listener threw', error);
+    }
+    // Only a recorded connection has a trace for the kernel's after-close story to join.
+    if (follow && kernelMayHold(c)) this.followAfterClose(c);
   }
 
   /** Keeps a closed connection on the poll list while the kernel may still hold it. */
@@ -345,7 +414,11 @@ export class ConnectionTracker implements SocketSink {
     this.dropAfterClose(c, entry);
     if (entry.sightings.length === 0) return;
     entry.sightings.push({ state: TcpState.Closed, source: 'kernel', time });
-    this.notify(() => this.listener.afterClose(c, entry.sightings));
+    try {
+      this.listener.afterClose(c, entry.sightings);
+    } catch (error) {
+      diag.error('socklife: a listener threw', error);
+    }
   }
 
   private dropAfterClose(c: Connection, entry: AfterClose): void {
@@ -359,7 +432,11 @@ export class ConnectionTracker implements SocketSink {
     const mark = { by, at, bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten };
     if (c.firstFin === undefined) c.firstFin = mark;
     else c.secondFin = mark;
-    this.notify(() => this.listener.finSeen(c, mark));
+    try {
+      this.listener.finSeen(c, mark);
+    } catch (error) {
+      diag.error('socklife: a listener threw', error);
+    }
   }
 
   private forget(c: Connection, socket: net.Socket): void {
@@ -371,24 +448,11 @@ export class ConnectionTracker implements SocketSink {
   private removeLive(c: Connection): void {
     if (!this.live.delete(c)) return;
     this.removeFromState(c);
+    if (c.filterPort !== undefined) decrement(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, c.filterPort);
     if (c.local !== undefined && c.peer !== undefined) {
       const key = tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port);
       if (this.byTuple.get(key) === c) this.byTuple.delete(key);
-      if (c.side === 'server') decrement(this.serverPorts, c.local.port);
-      else decrement(this.clientPeerPorts, c.peer.port);
     }
-  }
-
-  private learnEndpoints(c: Connection, socket: net.Socket): void {
-    if (c.local !== undefined) return;
-    const { localAddress, localPort, remoteAddress, remotePort } = socket;
-    if (localAddress === undefined || localPort === undefined || remoteAddress === undefined || remotePort === undefined) return;
-    c.local = { address: normalizeAddress(localAddress), port: localPort };
-    c.peer = { address: normalizeAddress(remoteAddress), port: remotePort };
-    c.family = socket.remoteFamily;
-    this.byTuple.set(tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port), c);
-    if (c.side === 'server') increment(this.serverPorts, c.local.port);
-    else increment(this.clientPeerPorts, c.peer.port);
   }
 
   /** The endpoints of a client whose handshake failed: getsockname() and the connect() target. */
@@ -407,17 +471,6 @@ export class ConnectionTracker implements SocketSink {
     c.peer = { address: peerAddress, port: target.port };
   }
 
-  /** A row with an inode must be this socket's inode; a row without one (TIME_WAIT) matches by tuple. */
-  private sameSocket(c: Connection, rowInode: number): boolean {
-    if (rowInode === 0) return true;
-    let inode = this.inodes.get(c);
-    if (inode === undefined && c.socket !== undefined) {
-      inode = socketInode(c.socket);
-      if (inode !== undefined) this.inodes.set(c, inode);
-    }
-    return inode === undefined || inode === rowInode;
-  }
-
   private addToState(c: Connection): void {
     let set = this.inState.get(c.state);
     if (set === undefined) this.inState.set(c.state, (set = new Set()));
@@ -428,13 +481,6 @@ export class ConnectionTracker implements SocketSink {
     this.inState.get(c.state)?.delete(c);
   }
 
-  private notify(call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      diag.error('socklife: a listener threw', error);
-    }
-  }
 }
 
 const EMPTY: ReadonlySet<Connection> = new Set();

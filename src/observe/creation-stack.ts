@@ -20,7 +20,8 @@ export interface CreationStack {
   userFrame(): UserFrame | undefined;
 }
 
-const CAPTURE_FRAMES = 64;
+/** Enough to reach the caller through http.request → Agent → net.connect (about 12 frames), with room. */
+const CAPTURE_FRAMES = 32;
 
 /** The publishing frames of diagnostics_channel: everything above them is socklife's own. */
 const PUBLISH_FRAME = /node:diagnostics_channel|\b(?:Channel|TracingChannel)\.(?:publish|runStores|traceSync)\b/;

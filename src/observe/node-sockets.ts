@@ -61,6 +61,9 @@ export class NodeSocketObserver {
   private readonly originals = new Map<PatchedMethod, unknown>();
   /** One set of listener functions shared by all sockets: no closures per socket. */
   private readonly listeners: Readonly<Record<'connect' | 'lookup' | 'timeout' | 'end' | 'finish' | 'close', (this: net.Socket, ...args: unknown[]) => void>>;
+  /** Accepted sockets never connect or look up a name: four listeners instead of six. */
+  private readonly clientListeners: ReadonlyArray<readonly [string, (this: net.Socket, ...args: unknown[]) => void]>;
+  private readonly serverListeners: ReadonlyArray<readonly [string, (this: net.Socket, ...args: unknown[]) => void]>;
   private enabled = false;
 
   constructor(
@@ -93,6 +96,8 @@ export class NodeSocketObserver {
         sink.socketEvent(this, error instanceof Error ? { type: 'close', error } : CLOSE);
       },
     };
+    this.clientListeners = Object.entries(this.listeners);
+    this.serverListeners = this.clientListeners.filter(([event]) => event !== 'connect' && event !== 'lookup');
   }
 
   enable(): void {
@@ -174,12 +179,13 @@ export class NodeSocketObserver {
     if (!this.sink.socketOpened(socket, side, stack)) return;
     // Prepended: an accepted socket is announced after the application's 'connection' handler
     // has added its own listeners, and FIN byte counts must be taken before they write.
-    for (const [event, listener] of Object.entries(this.listeners)) socket.prependListener(event, listener);
+    const listeners = side === 'client' ? this.clientListeners : this.serverListeners;
+    for (const [event, listener] of listeners) socket.prependListener(event, listener);
   }
 
   /** Removes socklife's listeners from a socket (on `stop()`, or when it turns out not to be TCP). */
   detach(socket: net.Socket): void {
-    for (const [event, listener] of Object.entries(this.listeners)) socket.removeListener(event, listener);
+    for (const [event, listener] of this.clientListeners) socket.removeListener(event, listener);
   }
 
   private serverStack(socket: net.Socket): CreationStack | undefined {

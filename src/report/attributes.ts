@@ -68,13 +68,13 @@ export function endpointAttributes(c: Connection): Attributes {
  * simultaneous close (CLOSING: both FINs crossed) only when the kernel source saw it.
  */
 export function closeInitiator(c: Connection): 'local' | 'peer' | 'simultaneous' | undefined {
-  if (c.history.some((h) => h.state === 'closing')) return 'simultaneous';
+  if (c.sawClosing) return 'simultaneous';
   return c.firstFin?.by;
 }
 
 /** tcp_info from the last kernel sighting, when a kernel source saw the connection. */
 export function tcpInfoAttributes(c: Connection, at: number): Attributes {
-  const info = c.kernel?.tcpInfo;
+  const info = c.kernel?.row.tcpInfo;
   if (c.kernel === undefined || info === undefined) return {};
   const attributes: Attributes = { [ATTR.tcpInfoAgeMs]: Math.max(0, Math.round(at - c.kernel.seenAt)) };
   if (info.rttMs !== undefined) attributes[ATTR.rttMs] = info.rttMs;

@@ -93,20 +93,18 @@ export class OtelReporter implements ConnectionListener {
     this.connectionCount.removeCallback(this.observeCounts);
   }
 
-  opened(c: Connection): void {
+  opened(c: Connection): boolean {
     const client = c.side === 'client';
     // A client connection belongs to whatever the caller was doing; an accepted one starts a trace.
     const parent = client ? context.active() : ROOT_CONTEXT;
     const span = this.tracer.startSpan(
       'tcp.connection',
-      {
-        kind: client ? SpanKind.CLIENT : SpanKind.SERVER,
-        startTime: c.createdAt,
-        attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side, ...endpointAttributes(c) },
-      },
+      { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, startTime: c.createdAt },
       parent,
     );
-    if (!span.isRecording()) return;
+    // With no SDK the span records nothing: keep nothing, build no attributes.
+    if (!span.isRecording()) return false;
+    span.setAttributes({ [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side });
     const spanContext = trace.setSpan(parent, span);
     // Only a client's handshake is seen: a server's finished in the kernel before accept().
     const handshake = client
@@ -117,6 +115,7 @@ export class OtelReporter implements ConnectionListener {
         )
       : undefined;
     this.spans.set(c, { connection: span, context: spanContext, handshake, halfClose: undefined });
+    return true;
   }
 
   lookedUp(c: Connection): void {
@@ -137,7 +136,9 @@ export class OtelReporter implements ConnectionListener {
       { [ATTR.connectionState]: change.state, [ATTR.stateSource]: change.source },
       change.time,
     );
-    if (change.state === 'established' && spans.handshake !== undefined) {
+    if (change.state === 'established' && c.side === 'server') {
+      spans.connection.setAttributes(endpointAttributes(c));
+    } else if (change.state === 'established' && spans.handshake !== undefined) {
       const endpoints = this.clientEndpoints(c);
       spans.connection.setAttributes(endpoints);
       spans.handshake.setAttributes(endpoints);
@@ -159,7 +160,7 @@ export class OtelReporter implements ConnectionListener {
     }
   }
 
-  closed(c: Connection): void {
+  closed(c: Connection): boolean {
     const end = c.closedAt ?? c.stateSince;
     const attributes: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side };
     if (c.closeReason !== undefined) attributes[ATTR.closeReason] = c.closeReason;
@@ -167,7 +168,7 @@ export class OtelReporter implements ConnectionListener {
     const spans = this.spans.get(c);
     if (spans === undefined) {
       if (c.side === 'client' && c.connectedAt === undefined) this.recordHandshake(c, end, c.error);
-      return;
+      return false;
     }
     this.spans.delete(c);
     this.endedContexts.set(c, spans.context);
@@ -193,6 +194,7 @@ export class OtelReporter implements ConnectionListener {
       span.setStatus({ code: SpanStatusCode.ERROR, message: c.error.message });
     }
     span.end(end);
+    return true;
   }
 
   /**

@@ -61,8 +61,8 @@ export function parseSs(text: string, options: SsParseOptions = {}): ParseResult
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     if (line.startsWith('\t') || line.startsWith(' ')) {
-      // The tcp_info line belongs to the socket line above it.
-      if (last !== undefined && last.tcpInfo === undefined) last.tcpInfo = parseTcpInfo(line);
+      // The tcp_info line belongs to the socket line above it; parsed only if someone reads it.
+      if (last !== undefined && !Object.prototype.hasOwnProperty.call(last, 'tcpInfo')) attachLazyTcpInfo(last, line);
       continue;
     }
     const row = parseSocketLine(line, options.impliedState);
@@ -75,6 +75,19 @@ export function parseSs(text: string, options: SsParseOptions = {}): ParseResult
     last = row;
   }
   return { rows, skipped };
+}
+
+/**
+ * Most rows of a poll belong to sockets already known to be where they are; parsing their
+ * tcp_info (two thirds of the parse time) would be wasted, so it happens on first read.
+ */
+function attachLazyTcpInfo(row: MutableRow, line: string): void {
+  let parsed: TcpInfo | undefined;
+  Object.defineProperty(row, 'tcpInfo', {
+    enumerable: true,
+    configurable: true,
+    get: () => (parsed ??= parseTcpInfo(line)),
+  });
 }
 
 function isHeader(line: string): boolean {
