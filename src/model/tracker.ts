@@ -151,8 +151,9 @@ export class ConnectionTracker implements SocketSink {
 
   socketOpened(socket: net.Socket, side: SocketSide, creationStack: CreationStack | undefined): boolean {
     if (this.stopped || this.bySocket.has(socket)) return false;
-    // Accepted sockets know their family at once; a pipe server's have none.
-    if (side === 'server' && !isInetFamily(socket.remoteFamily)) return false;
+    // A pipe server's sockets are not TCP (its listening port, read once per server, is absent).
+    const listeningPort = side === 'server' ? this.listeningPort(socket) : undefined;
+    if (side === 'server' && listeningPort === undefined) return false;
     const time = now();
     const connection: Connection = {
       id: this.nextId++,
@@ -191,7 +192,7 @@ export class ConnectionTracker implements SocketSink {
     this.bySocket.set(socket, connection);
     this.live.add(connection);
     this.addToState(connection);
-    if (side === 'server') this.setFilterPort(connection, this.listeningPort(socket));
+    if (side === 'server') this.setFilterPort(connection, listeningPort);
     try {
       connection.recorded = this.listener.opened(connection);
     } catch (error) {
@@ -258,7 +259,7 @@ export class ConnectionTracker implements SocketSink {
         c.destroyCalledAt ??= time;
         if (event.reset) c.resetRequested = true;
         // A handshake that fails never had 'connect'; the handle still knows its local port here.
-        if (c.local === undefined) this.learnUnconnectedEndpoints(c, socket);
+        if (c.side === 'client' && c.connectedAt === undefined) this.learnUnconnectedEndpoints(c, socket);
         return;
       case 'close':
         this.close(c, socket, event.error, time);
@@ -327,15 +328,22 @@ export class ConnectionTracker implements SocketSink {
     increment(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, port);
   }
 
-  /** The listening port of the server that accepted a socket (one getsockname per server). */
+  /**
+   * The listening port of the server that accepted a socket, read once per server
+   * (getsockname); undefined for a pipe server. Sockets without a server ask themselves.
+   */
   private listeningPort(socket: net.Socket): number | undefined {
-    const server = (socket as net.Socket & { server?: { address?: () => unknown } }).server;
-    if (server === undefined || server === null) return socket.localPort;
+    const server = (socket as net.Socket & { server?: { address?: () => unknown } | null }).server;
+    if (server === undefined || server === null || typeof server.address !== 'function') {
+      return isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
+    }
     let port = this.listeningPorts.get(server);
     if (port === undefined) {
-      const address = server.address?.();
-      port = typeof address === 'object' && address !== null ? (address as { port?: number }).port : undefined;
-      if (port === undefined) return socket.localPort;
+      const address = server.address();
+      // A closed server has no address any more: ask the socket instead.
+      if (address === null) return isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
+      port = typeof address === 'object' ? (address as { port?: number }).port : undefined;
+      if (port === undefined) return undefined;
       this.listeningPorts.set(server, port);
     }
     return port;
