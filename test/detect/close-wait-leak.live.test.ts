@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -185,6 +185,32 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
     // Found within the budget of the server's FIN (sent when its keep-alive timeout closed the connection).
     expect(serverFinAt).toBeLessThan(hrToMs(leak.endTime));
     expect(hrToMs(leak.endTime) - serverFinAt).toBeLessThanOrEqual(BUDGET_MS);
+  });
+
+  it('finds an unread stream with no tracer recording (endpoints learned only from the kernel rows)', async () => {
+    // Restart with a tracer that records nothing, as when no SDK is installed: only metrics see the leak.
+    handle.stop();
+    handle = instrument({
+      tracerProvider: trace.getTracerProvider(), // the API's own: no SDK registered here
+      meterProvider: telemetry.meterProvider,
+      pollIntervalMs: POLL_MS,
+      closeWaitThresholdMs: THRESHOLD_MS,
+      source: 'ss',
+    });
+    const server = net.createServer((socket) => socket.pause()).listen(0, '127.0.0.1');
+    const port = await listening(server);
+    const client = net.connect(port, '127.0.0.1');
+    cleanups.push(() => client.destroy());
+    await once(client, 'connect');
+    client.end('data');
+    const count = async () => {
+      const metric = await telemetry.metric('tcp.close_wait.leak.count');
+      return metric?.dataPoints.find((p) => p.attributes['tcp.close_wait.cause'] === 'not_read_to_eof')?.value;
+    };
+    const deadline = Date.now() + BUDGET_MS + 4000;
+    while ((await count()) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await count()).toBe(1);
+    expect(leakSpans()).toEqual([]);
   });
 
   it('reports nothing for healthy HTTP traffic, keep-alive and one-shot, bodies consumed', async () => {
