@@ -5,7 +5,7 @@ import type { KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketSide } from '../observe/node-sockets.js';
 import type { StateSource, TcpState } from '../tcp-states.js';
 
-/** One endpoint as the model keeps it: normalised address (for matching) and family. */
+/** One endpoint as the model keeps it: normalised address (for matching) and port. */
 export interface ConnectionEndpoint {
   readonly address: string;
   readonly port: number;
