@@ -1,3 +1,4 @@
+import { diag } from '@opentelemetry/api';
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
 import { captureCreationStack, type CreationStack } from './creation-stack.js';
@@ -70,12 +71,20 @@ export class NodeSocketObserver {
     private readonly sink: SocketSink,
     private readonly options: NodeSocketObserverOptions,
   ) {
+    // Listeners run inside the application's event emission: nothing may escape them.
+    const report = (socket: net.Socket, event: SocketEvent): void => {
+      try {
+        sink.socketEvent(socket, event);
+      } catch (error) {
+        diag.error('socklife: could not record a socket event', error);
+      }
+    };
     this.listeners = {
       connect(this: net.Socket) {
-        sink.socketEvent(this, CONNECT);
+        report(this, CONNECT);
       },
       lookup(this: net.Socket, error: unknown, address: unknown, _family: unknown, host: unknown) {
-        sink.socketEvent(this, {
+        report(this, {
           type: 'lookup',
           host: typeof host === 'string' ? host : '',
           ...(typeof address === 'string' ? { address } : {}),
@@ -83,17 +92,17 @@ export class NodeSocketObserver {
         });
       },
       timeout(this: net.Socket) {
-        sink.socketEvent(this, TIMEOUT);
+        report(this, TIMEOUT);
       },
       end(this: net.Socket) {
-        sink.socketEvent(this, END);
+        report(this, END);
       },
       finish(this: net.Socket) {
-        sink.socketEvent(this, FINISH);
+        report(this, FINISH);
       },
       close(this: net.Socket) {
         const error = this.errored;
-        sink.socketEvent(this, error instanceof Error ? { type: 'close', error } : CLOSE);
+        report(this, error instanceof Error ? { type: 'close', error } : CLOSE);
       },
     };
     this.clientListeners = Object.entries(this.listeners);
