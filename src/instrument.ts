@@ -76,10 +76,11 @@ class Socklife implements SocklifeHandle {
   private async tick(): Promise<void> {
     try {
       // The first poll always runs, to try the source; later ones only while there is something to match.
-      if ((!this.polled || this.tracker.liveConnections().size > 0) && this.reader.current !== undefined) {
+      const tracking = this.tracker.liveConnections().size > 0;
+      if ((tracking || !this.polled) && this.reader.current !== undefined) {
         // With nothing tracked yet, the first poll is a probe that matches no socket (port 0): it
         // tests the source without reading every CLOSE_WAIT socket of the machine.
-        const query = this.polled || this.tracker.liveConnections().size > 0 ? this.tracker.queryFor(POLLED_STATES) : PROBE_QUERY;
+        const query = tracking ? this.tracker.queryFor(POLLED_STATES) : PROBE_QUERY;
         this.polled = true;
         const reading = await this.reader.read(query);
         if (reading !== undefined && !this.stopped) this.tracker.kernelRows(reading.rows, reading.source, now());

@@ -115,7 +115,7 @@ export class ConnectionTracker implements SocketSink {
     const askedPairs = new Set((asked.portPairs ?? []).map((p) => `${p.localPort} ${p.peerPort}`));
     const seen = new Set<Connection>();
     for (const row of rows) {
-      const c = this.afterCloseByTuple.get(tupleKey(row.local.address, row.local.port, row.peer.address, row.peer.port));
+      const c = this.afterCloseByTuple.get(tupleKey(row.local, row.peer));
       const entry = c === undefined ? undefined : this.afterClose.get(c);
       if (c === undefined || entry === undefined) continue;
       seen.add(c);
@@ -131,6 +131,8 @@ export class ConnectionTracker implements SocketSink {
       this.finishAfterClose(c, entry, time);
     }
   }
+
+  /** Forgets every live record; later events and rows are ignored. */
   stop(): net.Socket[] {
     this.stopped = true;
     const sockets: net.Socket[] = [];
@@ -211,7 +213,8 @@ export class ConnectionTracker implements SocketSink {
     const time = now();
     switch (event.type) {
       case 'connect':
-        if (!isInetFamily(socket.remoteFamily)) {
+        // A connect() with a port is TCP; only without one (a path) is the family worth a getpeername.
+        if (c.filterPort === undefined && !isInetFamily(socket.remoteFamily)) {
           this.forget(c, socket);
           return;
         }
@@ -277,7 +280,7 @@ export class ConnectionTracker implements SocketSink {
     if (rows.length > 0) this.indexCandidates(rows);
     const seenInCloseWait = new Set<Connection>();
     for (const row of rows) {
-      const c = this.byTuple.get(tupleKey(row.local.address, row.local.port, row.peer.address, row.peer.port));
+      const c = this.byTuple.get(tupleKey(row.local, row.peer));
       if (c === undefined) continue;
       c.kernel = { source, row, seenAt: time };
       if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
@@ -319,7 +322,7 @@ export class ConnectionTracker implements SocketSink {
     if (localAddress === undefined || localPort === undefined || remoteAddress === undefined || remotePort === undefined) return;
     c.local = { address: normalizeAddress(localAddress), port: localPort };
     c.peer = { address: normalizeAddress(remoteAddress), port: remotePort };
-    if (this.live.has(c)) this.byTuple.set(tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port), c);
+    if (this.live.has(c)) this.byTuple.set(tupleKey(c.local, c.peer), c);
   }
 
   private setFilterPort(c: Connection, port: number | undefined): void {
@@ -409,7 +412,7 @@ export class ConnectionTracker implements SocketSink {
   /** Keeps a closed connection on the poll list while the kernel may still hold it. */
   private followAfterClose(c: Connection): void {
     if (c.local === undefined || c.peer === undefined) return;
-    const key = tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port);
+    const key = tupleKey(c.local, c.peer);
     this.afterClose.set(c, { key, sightings: [] });
     this.afterCloseByTuple.set(key, c);
     if (this.afterClose.size > MAX_AFTER_CLOSE) {
@@ -458,7 +461,7 @@ export class ConnectionTracker implements SocketSink {
     this.removeFromState(c);
     if (c.filterPort !== undefined) decrement(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, c.filterPort);
     if (c.local !== undefined && c.peer !== undefined) {
-      const key = tupleKey(c.local.address, c.local.port, c.peer.address, c.peer.port);
+      const key = tupleKey(c.local, c.peer);
       if (this.byTuple.get(key) === c) this.byTuple.delete(key);
     }
   }
@@ -488,7 +491,6 @@ export class ConnectionTracker implements SocketSink {
   private removeFromState(c: Connection): void {
     this.inState.get(c.state)?.delete(c);
   }
-
 }
 
 const EMPTY: ReadonlySet<Connection> = new Set();
@@ -507,7 +509,7 @@ function isInetFamily(family: string | undefined): boolean {
 
 /** After Node's close the kernel keeps an active closer (TIME_WAIT) and an orphaned socket that still has a FIN to send. */
 function kernelMayHold(c: Connection): boolean {
-  if (c.closeReason === 'reset' || c.closeReason === 'error' || c.connectedAt === undefined && c.side === 'client') return false;
+  if (c.closeReason === 'reset' || c.closeReason === 'error' || (c.side === 'client' && c.connectedAt === undefined)) return false;
   const activeCloser = c.localFinAt !== undefined && (c.peerFinAt === undefined || c.localFinAt <= c.peerFinAt);
   return activeCloser || c.closeReason === 'destroyed' || c.closeReason === 'timeout';
 }
