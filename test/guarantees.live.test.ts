@@ -54,11 +54,15 @@ describe('instrumentation never harms its host', () => {
     expect(net.Socket.prototype.connect).not.toBe(before.connect);
     const server = net.createServer(() => {}).listen(0, '127.0.0.1');
     await once(server, 'listening');
+    const serverListeners = server.listenerCount('connection');
+    handle.instrumentServer(server);
+    expect(server.listenerCount('connection')).toBe(serverListeners + 1);
     const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
     await once(client, 'connect');
     const listenersWhileOn = client.listenerCount('close');
     handle.stop();
     expect(client.listenerCount('close')).toBe(listenersWhileOn - 1);
+    expect(server.listenerCount('connection')).toBe(serverListeners);
     expect(net.Socket.prototype.end).toBe(before.end);
     expect(net.Socket.prototype.destroy).toBe(before.destroy);
     expect(net.Socket.prototype.connect).toBe(before.connect);

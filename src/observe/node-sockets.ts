@@ -58,7 +58,8 @@ type PatchedMethod = 'connect' | 'end' | 'destroy' | 'resetAndDestroy';
 export class NodeSocketObserver {
   private readonly subscriptions: Subscription[] = [];
   private readonly listenStacks = new WeakMap<net.Server, CreationStack>();
-  private readonly observedServers = new WeakMap<net.Server, (socket: net.Socket) => void>();
+  /** Servers given to `observeServer`, with their listener, so that `disable()` can take it off. */
+  private readonly observedServers = new Map<net.Server, (socket: net.Socket) => void>();
   private readonly originals = new Map<PatchedMethod, unknown>();
   /** One set of listener functions shared by all sockets: no closures per socket. */
   private readonly listeners: Readonly<Record<'connect' | 'lookup' | 'timeout' | 'end' | 'finish' | 'close', (this: net.Socket, ...args: unknown[]) => void>>;
@@ -129,6 +130,8 @@ export class NodeSocketObserver {
     if (!this.enabled) return;
     this.enabled = false;
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
+    for (const [server, onConnection] of this.observedServers) server.removeListener('connection', onConnection);
+    this.observedServers.clear();
     this.restoreSocketMethods();
   }
 
@@ -146,13 +149,6 @@ export class NodeSocketObserver {
     server.prependListener('connection', onConnection);
   }
 
-  /** Stops tracking new connections of a server observed with `observeServer`. */
-  unobserveServer(server: net.Server): void {
-    const onConnection = this.observedServers.get(server);
-    if (onConnection === undefined) return;
-    server.removeListener('connection', onConnection);
-    this.observedServers.delete(server);
-  }
 
   private subscribe(name: string, onMessage: (message: unknown) => void): void {
     const handler = (message: unknown): void => {
