@@ -166,19 +166,22 @@ export class OtelReporter implements ConnectionListener {
     if (c.closeReason !== undefined) attributes[ATTR.closeReason] = c.closeReason;
     this.connectionDuration.record(Math.max(0, end - c.createdAt) / 1000, attributes);
     const spans = this.spans.get(c);
+    const handshakeFailed = c.side === 'client' && c.connectedAt === undefined;
+    const handshakeError = handshakeFailed ? (c.error ?? new HandshakeAborted(c.closeReason)) : undefined;
     if (spans === undefined) {
-      if (c.side === 'client' && c.connectedAt === undefined) this.recordHandshake(c, end, c.error);
+      // No span, but the handshake metric counts the failure the same way.
+      if (handshakeError !== undefined) this.recordHandshake(c, end, handshakeError);
       return false;
     }
     this.spans.delete(c);
     this.endedContexts.set(c, spans.context);
-    if (c.side === 'client' && c.connectedAt === undefined) {
+    if (handshakeFailed) {
       // A failed handshake: the endpoints come from getsockname() and the connect() target.
       const endpoints = this.clientEndpoints(c);
       spans.connection.setAttributes(endpoints);
       spans.handshake?.setAttributes(endpoints);
     }
-    if (spans.handshake !== undefined) this.endHandshake(spans, c, end, c.error ?? new HandshakeAborted(c.closeReason));
+    if (spans.handshake !== undefined) this.endHandshake(spans, c, end, handshakeError);
     this.endHalfClose(spans, c, end);
     const span = spans.connection;
     const initiator = closeInitiator(c);
