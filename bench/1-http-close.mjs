@@ -36,6 +36,13 @@ await runFigure(figure, async () => {
   }
   const vsBare = runs.compare('sdk+socklife', 'bare');
   figure.stated('1b', "requests/s ratio, SDK+socklife / bare server without the SDK (the SDK's own cost included)", vsBare.rps.ratio.toFixed(3));
+  const floor = runs.compare('sdk+one-span', 'sdk');
+  figure.stated(
+    '1b',
+    'requests/s ratio, SDK + a minimal instrumentation making one empty span per connection / same server with the SDK only (the floor under any per-connection span)',
+    floor.rps.ratio.toFixed(3),
+    runs.detail('sdk+one-span', 'sdk'),
+  );
   const none = runs.compare('socklife-source-none', 'bare');
   figure.stated('1a', 'requests/s ratio, no SDK, socklife with source: none (no ss polls; execa never loaded) / bare server', none.rps.ratio.toFixed(3), runs.detail('socklife-source-none', 'bare'));
 });

@@ -15,6 +15,7 @@ export const SOCKLIFE_DIR = `${CWD}node_modules/socklife/`;
 /** Preload flags. */
 export const SDK = ['--require', `${LIB}sdk.cjs`];
 export const SOCKLIFE = ['--require', 'socklife/register'];
+export const ONE_SPAN = ['--require', `${LIB}one-span.cjs`];
 export const NET_INSTRUMENTATION = ['--require', `${LIB}instrumentation-net.cjs`];
 
 /** An environment without the parent's SOCKLIFE_* settings, plus `extra`. */

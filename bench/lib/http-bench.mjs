@@ -6,10 +6,12 @@
 //   sdk           node --require ./bench/lib/sdk.cjs http-server.cjs         (the SDK, no socklife)
 //   sdk+socklife  node --require ./bench/lib/sdk.cjs --require socklife/register http-server.cjs
 //   socklife-source-none  socklife with SOCKLIFE_SOURCE=none (stated: the cost of the kernel source)
+//   sdk+one-span  the SDK and a minimal instrumentation making one empty span per accepted
+//                 connection (figure 1 only, stated: what the SDK charges for one span a connection)
 // socklife runs with its defaults (poll every 5 s, stacks on, source auto). Every variant
 // runs in `instances` processes at once; wrk bursts alternate between them (see ab.mjs).
 import { interleave, knob, pairedRatio } from './ab.mjs';
-import { NodeChild, SDK, SOCKLIFE } from './child.mjs';
+import { NodeChild, ONE_SPAN, SDK, SOCKLIFE } from './child.mjs';
 import { fmt, fmtMs, median } from './stats.mjs';
 import { hasWrk, runWrk } from './wrk.mjs';
 
@@ -21,7 +23,10 @@ export const VARIANTS = {
   'sdk+socklife': [...SDK, ...SOCKLIFE],
   // Stated, not budgeted: what the `source` knob changes (no kernel source: no ss, execa never loaded).
   'socklife-source-none': SOCKLIFE,
+  'sdk+one-span': [...SDK, ...ONE_SPAN],
 };
+/** Variants that only figure 1 (one connection per request) runs. */
+const CLOSE_ONLY = new Set(['sdk+one-span']);
 const VARIANT_ENV = { 'socklife-source-none': { SOCKLIFE_SOURCE: 'none' } };
 
 const SERVER_CPU = 0;
@@ -40,7 +45,7 @@ export async function httpRuns(figure, o) {
     `wrk -t1 -c${o.connections} -d${o.seconds}s --latency${o.keepAlive ? '' : " -H 'Connection: close'"}, pinned to CPU ${LOAD_CPU}; servers pinned to CPU ${SERVER_CPU}; ${o.instances} processes per variant, each warmed up with ${o.warmupSeconds} s of load; ${o.cycles} cycles of one burst per variant`,
   );
   const results = await interleave({
-    variants: Object.keys(VARIANTS),
+    variants: Object.keys(VARIANTS).filter((v) => !o.keepAlive || !CLOSE_ONLY.has(v)),
     instances: o.instances,
     cycles: o.cycles,
     async start(variant, k) {

@@ -72,6 +72,11 @@ export interface Connection {
   filterPort: number | undefined;
   /** True when a reporter records this connection (and so wants its endpoints at once). */
   recorded: boolean;
+  /**
+   * The recording reporter's own state for this connection (its spans), kept on the record
+   * rather than in a WeakMap: one field costs less than a table entry per connection.
+   */
+  report: unknown;
   /** Where a client asked to connect (`connect()`'s host and port), known before the handshake. */
   target: { readonly host: string | undefined; readonly port: number | undefined } | undefined;
   /** The DNS lookup of a client that connected by host name. */

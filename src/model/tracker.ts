@@ -31,10 +31,11 @@ export interface ConnectionListener {
 
 /** Beyond this many distinct ports a poll asks for the states only, not for each port. */
 const MAX_FILTER_PORTS = 64;
-/** Closed connections followed in the kernel at once (the newest are kept). */
-const MAX_AFTER_CLOSE = 256;
-/** Port pairs asked for in one poll (the newest closed connections). */
-const AFTER_CLOSE_QUERY_PAIRS = 64;
+/**
+ * Closed connections followed in the kernel at once; each poll asks for all their port pairs.
+ * A close while the list is full is not followed: under churn this samples, at no cost per connection.
+ */
+const MAX_AFTER_CLOSE = 64;
 /** The states a socket can be in after Node closed it. */
 export const AFTER_CLOSE_STATES: readonly TcpState[] = [
   TcpState.FinWait1,
@@ -61,9 +62,9 @@ export class ConnectionTracker implements SocketSink {
   private readonly inState = new Map<TcpState, Set<Connection>>();
   private readonly serverPorts = new Map<number, number>();
   private readonly clientPeerPorts = new Map<number, number>();
-  /** Listening port per server, read once (getsockname) for all its connections. */
-  private readonly listeningPorts = new WeakMap<object, number>();
-  /** Oldest first (insertion order), bounded by MAX_AFTER_CLOSE. */
+  /** Listening endpoint per server, read once (getsockname) for all its connections. */
+  private readonly listeningEndpoints = new WeakMap<object, ListeningEndpoint>();
+  /** Bounded by MAX_AFTER_CLOSE. */
   private readonly afterClose = new Map<Connection, AfterClose>();
   private readonly afterCloseByTuple = new Map<string, Connection>();
   private nextId = 1;
@@ -101,8 +102,7 @@ export class ConnectionTracker implements SocketSink {
   /** The kernel query that follows recently closed connections, or undefined when there are none. */
   afterCloseQuery(): KernelQuery | undefined {
     if (this.afterClose.size === 0) return undefined;
-    const newest = [...this.afterClose.keys()].slice(-AFTER_CLOSE_QUERY_PAIRS);
-    const portPairs = newest.flatMap((c) => (c.local && c.peer ? [{ localPort: c.local.port, peerPort: c.peer.port }] : []));
+    const portPairs = [...this.afterClose.keys()].flatMap((c) => (c.local && c.peer ? [{ localPort: c.local.port, peerPort: c.peer.port }] : []));
     return { states: AFTER_CLOSE_STATES, portPairs };
   }
 
@@ -154,8 +154,8 @@ export class ConnectionTracker implements SocketSink {
   socketOpened(socket: net.Socket, side: SocketSide, creationStack: CreationStack | undefined): boolean {
     if (this.stopped || this.bySocket.has(socket)) return false;
     // A pipe server's sockets are not TCP (its listening port, read once per server, is absent).
-    const listeningPort = side === 'server' ? this.listeningPort(socket) : undefined;
-    if (side === 'server' && listeningPort === undefined) return false;
+    const listening = side === 'server' ? this.listeningEndpoint(socket) : undefined;
+    if (side === 'server' && listening === undefined) return false;
     const time = now();
     const connection: Connection = {
       id: this.nextId++,
@@ -171,6 +171,7 @@ export class ConnectionTracker implements SocketSink {
       peer: undefined,
       filterPort: undefined,
       recorded: false,
+      report: undefined,
       target: undefined,
       lookup: undefined,
       connectedAt: undefined,
@@ -194,7 +195,7 @@ export class ConnectionTracker implements SocketSink {
     this.bySocket.set(socket, connection);
     this.live.add(connection);
     this.addToState(connection);
-    if (side === 'server') this.setFilterPort(connection, listeningPort);
+    if (listening !== undefined) this.setFilterPort(connection, listening.port);
     try {
       connection.recorded = this.listener.opened(connection);
     } catch (error) {
@@ -314,13 +315,23 @@ export class ConnectionTracker implements SocketSink {
     }
   }
 
-  /** Learns a live connection's endpoints (two system calls) and indexes it by 4-tuple. */
+  /**
+   * Learns a live connection's endpoints (getpeername, and getsockname unless the server
+   * listens on one address) and indexes it by 4-tuple.
+   */
   ensureEndpoints(c: Connection): void {
     const socket = c.socket;
     if (c.local !== undefined || socket === undefined) return;
-    const { localAddress, localPort, remoteAddress, remotePort } = socket;
-    if (localAddress === undefined || localPort === undefined || remoteAddress === undefined || remotePort === undefined) return;
-    c.local = { address: normalizeAddress(localAddress), port: localPort };
+    const { remoteAddress, remotePort } = socket;
+    if (remoteAddress === undefined || remotePort === undefined) return;
+    const listening = c.side === 'server' ? this.listeningEndpoints.get(serverOf(socket) ?? socket) : undefined;
+    if (listening?.address !== undefined) {
+      c.local = { address: listening.address, port: listening.port };
+    } else {
+      const { localAddress, localPort } = socket;
+      if (localAddress === undefined || localPort === undefined) return;
+      c.local = { address: normalizeAddress(localAddress), port: localPort };
+    }
     c.peer = { address: normalizeAddress(remoteAddress), port: remotePort };
     if (this.live.has(c)) this.byTuple.set(tupleKey(c.local, c.peer), c);
   }
@@ -332,24 +343,28 @@ export class ConnectionTracker implements SocketSink {
   }
 
   /**
-   * The listening port of the server that accepted a socket, read once per server
+   * The listening endpoint of the server that accepted a socket, read once per server
    * (getsockname); undefined for a pipe server. Sockets without a server ask themselves.
    */
-  private listeningPort(socket: net.Socket): number | undefined {
-    const server = (socket as net.Socket & { server?: { address?: () => unknown } | null }).server;
-    if (server === undefined || server === null || typeof server.address !== 'function') {
-      return isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
-    }
-    let port = this.listeningPorts.get(server);
-    if (port === undefined) {
+  private listeningEndpoint(socket: net.Socket): ListeningEndpoint | undefined {
+    const server = serverOf(socket);
+    const ownPort = (): ListeningEndpoint | undefined => {
+      const port = isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
+      return port === undefined ? undefined : { port, address: undefined };
+    };
+    if (server === undefined) return ownPort();
+    let endpoint = this.listeningEndpoints.get(server);
+    if (endpoint === undefined) {
       const address = server.address();
       // A closed server has no address any more: ask the socket instead.
-      if (address === null) return isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
-      port = typeof address === 'object' ? (address as { port?: number }).port : undefined;
-      if (port === undefined) return undefined;
-      this.listeningPorts.set(server, port);
+      if (address === null) return ownPort();
+      if (typeof address !== 'object' || typeof address.port !== 'number') return undefined;
+      // Bound to one address, every accepted socket's local address is that one.
+      const specific = typeof address.address === 'string' && !WILDCARDS.has(address.address);
+      endpoint = { port: address.port, address: specific ? normalizeAddress(address.address as string) : undefined };
+      this.listeningEndpoints.set(server, endpoint);
     }
-    return port;
+    return endpoint;
   }
 
   /**
@@ -406,7 +421,7 @@ export class ConnectionTracker implements SocketSink {
       diag.error('socklife: a listener threw', error);
     }
     // Only a recorded connection has a trace for the kernel's after-close story to join.
-    if (follow && kernelMayHold(c)) this.followAfterClose(c);
+    if (follow && this.afterClose.size < MAX_AFTER_CLOSE && kernelMayHold(c)) this.followAfterClose(c);
   }
 
   /** Keeps a closed connection on the poll list while the kernel may still hold it. */
@@ -415,10 +430,6 @@ export class ConnectionTracker implements SocketSink {
     const key = tupleKey(c.local, c.peer);
     this.afterClose.set(c, { key, sightings: [] });
     this.afterCloseByTuple.set(key, c);
-    if (this.afterClose.size > MAX_AFTER_CLOSE) {
-      const [oldest, entry] = this.afterClose.entries().next().value as [Connection, AfterClose];
-      this.dropAfterClose(oldest, entry);
-    }
   }
 
   private finishAfterClose(c: Connection, entry: AfterClose, time: number): void {
@@ -494,6 +505,24 @@ export class ConnectionTracker implements SocketSink {
 }
 
 const EMPTY: ReadonlySet<Connection> = new Set();
+
+/** A server's listening port, and its address unless it listens on every address. */
+interface ListeningEndpoint {
+  readonly port: number;
+  readonly address: string | undefined;
+}
+
+const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::']);
+
+interface ServerLike {
+  address(): { port?: unknown; address?: unknown } | string | null;
+}
+
+/** The server that accepted a socket, when Node recorded one. */
+function serverOf(socket: net.Socket): ServerLike | undefined {
+  const server = (socket as net.Socket & { server?: { address?: unknown } | null }).server;
+  return server !== undefined && server !== null && typeof server.address === 'function' ? (server as ServerLike) : undefined;
+}
 
 /** Which side's FIN a kernel state proves was sent. */
 const KERNEL_FIN_DIRECTION: ReadonlyMap<TcpState, 'local' | 'peer'> = new Map([

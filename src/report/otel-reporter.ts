@@ -19,7 +19,7 @@ import {
 import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
 import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
-import type { TcpState } from '../tcp-states.js';
+import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
 import { VERSION } from '../version.js';
 import {
   ATTR,
@@ -39,12 +39,29 @@ export interface OtelReporterOptions {
   readonly stateCounts: () => ReadonlyMap<TcpState, number>;
 }
 
-/** The open spans of one connection. */
+/** The spans of one recorded connection, kept on its record (`Connection.report`). */
 interface ConnectionSpans {
   readonly connection: Span;
-  readonly context: Context;
+  readonly parent: Context;
+  /** The connection span's context, made when a child span first needs it. */
+  context: Context | undefined;
+  /** False once `tcp.connection` has ended; the record stays for the after-close follow-up. */
+  open: boolean;
   handshake: Span | undefined;
   halfClose: Span | undefined;
+}
+
+function spansOf(c: Connection): ConnectionSpans | undefined {
+  return c.report as ConnectionSpans | undefined;
+}
+
+function openSpansOf(c: Connection): ConnectionSpans | undefined {
+  const spans = c.report as ConnectionSpans | undefined;
+  return spans?.open === true ? spans : undefined;
+}
+
+function contextOf(spans: ConnectionSpans): Context {
+  return (spans.context ??= trace.setSpan(spans.parent, spans.connection));
 }
 
 /**
@@ -54,9 +71,6 @@ interface ConnectionSpans {
 export class OtelReporter implements ConnectionListener {
   private readonly tracer: Tracer;
   private readonly meter: Meter;
-  private readonly spans = new WeakMap<Connection, ConnectionSpans>();
-  /** The trace context of ended connections, for spans that follow them (after-close). */
-  private readonly endedContexts = new WeakMap<Connection, Context>();
   private readonly connectionDuration: Histogram;
   private readonly handshakeDuration: Histogram;
   private readonly leakCount: Counter;
@@ -99,27 +113,26 @@ export class OtelReporter implements ConnectionListener {
     const parent = client ? context.active() : ROOT_CONTEXT;
     const span = this.tracer.startSpan(
       'tcp.connection',
-      { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, startTime: c.createdAt },
+      { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, startTime: c.createdAt, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side } },
       parent,
     );
     // With no SDK the span records nothing: keep nothing, build no attributes.
     if (!span.isRecording()) return false;
-    span.setAttributes({ [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side });
-    const spanContext = trace.setSpan(parent, span);
+    const spans: ConnectionSpans = { connection: span, parent, context: undefined, open: true, handshake: undefined, halfClose: undefined };
     // Only a client's handshake is seen: a server's finished in the kernel before accept().
-    const handshake = client
-      ? this.tracer.startSpan(
-          'tcp.handshake',
-          { kind: SpanKind.INTERNAL, startTime: c.createdAt, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.handshakeSource]: 'socket_event' } },
-          spanContext,
-        )
-      : undefined;
-    this.spans.set(c, { connection: span, context: spanContext, handshake, halfClose: undefined });
+    if (client) {
+      spans.handshake = this.tracer.startSpan(
+        'tcp.handshake',
+        { kind: SpanKind.INTERNAL, startTime: c.createdAt, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.handshakeSource]: 'socket_event' } },
+        contextOf(spans),
+      );
+    }
+    c.report = spans;
     return true;
   }
 
   lookedUp(c: Connection): void {
-    const spans = this.spans.get(c);
+    const spans = openSpansOf(c);
     const lookup = c.lookup;
     if (spans === undefined || lookup === undefined) return;
     const attributes: Attributes = { [ATTR.serverAddress]: lookup.host };
@@ -129,13 +142,9 @@ export class OtelReporter implements ConnectionListener {
   }
 
   stateChanged(c: Connection, change: StateChange): void {
-    const spans = this.spans.get(c);
+    const spans = openSpansOf(c);
     if (spans === undefined) return;
-    spans.connection.addEvent(
-      'tcp.state_change',
-      { [ATTR.connectionState]: change.state, [ATTR.stateSource]: change.source },
-      change.time,
-    );
+    spans.connection.addEvent('tcp.state_change', stateChangeAttributes(change.state, change.source), change.time);
     if (change.state === 'established' && c.side === 'server') {
       spans.connection.setAttributes(endpointAttributes(c));
     } else if (change.state === 'established' && spans.handshake !== undefined) {
@@ -147,13 +156,13 @@ export class OtelReporter implements ConnectionListener {
   }
 
   finSeen(c: Connection, fin: FinMark): void {
-    const spans = this.spans.get(c);
+    const spans = openSpansOf(c);
     if (spans === undefined) return;
     if (fin === c.firstFin && spans.halfClose === undefined) {
       spans.halfClose = this.tracer.startSpan(
         'tcp.half_close',
         { kind: SpanKind.INTERNAL, startTime: fin.at, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.closeInitiator]: fin.by } },
-        spans.context,
+        contextOf(spans),
       );
     } else if (fin === c.secondFin) {
       this.endHalfClose(spans, c, fin.at);
@@ -165,7 +174,7 @@ export class OtelReporter implements ConnectionListener {
     const attributes: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side };
     if (c.closeReason !== undefined) attributes[ATTR.closeReason] = c.closeReason;
     this.connectionDuration.record(Math.max(0, end - c.createdAt) / 1000, attributes);
-    const spans = this.spans.get(c);
+    const spans = openSpansOf(c);
     const handshakeFailed = c.side === 'client' && c.connectedAt === undefined;
     const handshakeError = handshakeFailed ? (c.error ?? new HandshakeAborted(c.closeReason)) : undefined;
     if (spans === undefined) {
@@ -173,8 +182,7 @@ export class OtelReporter implements ConnectionListener {
       if (handshakeError !== undefined) this.recordHandshake(c, end, handshakeError);
       return false;
     }
-    this.spans.delete(c);
-    this.endedContexts.set(c, spans.context);
+    spans.open = false;
     if (handshakeFailed) {
       // A failed handshake: the endpoints come from getsockname() and the connect() target.
       const endpoints = this.clientEndpoints(c);
@@ -185,13 +193,11 @@ export class OtelReporter implements ConnectionListener {
     this.endHalfClose(spans, c, end);
     const span = spans.connection;
     const initiator = closeInitiator(c);
-    span.setAttributes({
-      [ATTR.bytesReceived]: c.bytesRead,
-      [ATTR.bytesSent]: c.bytesWritten,
-      ...tcpInfoAttributes(c, end),
-      ...(c.closeReason === undefined ? {} : { [ATTR.closeReason]: c.closeReason }),
-      ...(initiator === undefined ? {} : { [ATTR.closeInitiator]: initiator }),
-    });
+    span.setAttribute(ATTR.bytesReceived, c.bytesRead);
+    span.setAttribute(ATTR.bytesSent, c.bytesWritten);
+    if (c.closeReason !== undefined) span.setAttribute(ATTR.closeReason, c.closeReason);
+    if (initiator !== undefined) span.setAttribute(ATTR.closeInitiator, initiator);
+    if (c.kernel?.row.tcpInfo !== undefined) span.setAttributes(tcpInfoAttributes(c, end));
     if (c.error !== undefined) {
       span.setAttribute(ATTR.errorType, errorType(c.error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: c.error.message });
@@ -205,7 +211,8 @@ export class OtelReporter implements ConnectionListener {
    * connection's trace: the connection span has already ended and cannot take more events.
    */
   afterClose(c: Connection, sightings: readonly StateChange[]): void {
-    const parent = this.endedContexts.get(c);
+    const spans = spansOf(c);
+    const parent = spans === undefined ? undefined : contextOf(spans);
     const first = sightings[0];
     const last = sightings.at(-1);
     if (parent === undefined || first === undefined || last === undefined) return;
@@ -224,7 +231,7 @@ export class OtelReporter implements ConnectionListener {
       parent,
     );
     for (const change of sightings) {
-      span.addEvent('tcp.state_change', { [ATTR.connectionState]: change.state, [ATTR.stateSource]: change.source }, change.time);
+      span.addEvent('tcp.state_change', stateChangeAttributes(change.state, change.source), change.time);
     }
     span.end(last.time);
   }
@@ -232,7 +239,8 @@ export class OtelReporter implements ConnectionListener {
   /** One short span per leak, in the connection's trace, ended at once: the connection may never close. */
   closeWaitLeak(leak: CloseWaitLeak): void {
     const c = leak.connection;
-    const parent = this.spans.get(c)?.context ?? ROOT_CONTEXT;
+    const spans = openSpansOf(c);
+    const parent = spans === undefined ? ROOT_CONTEXT : contextOf(spans);
     const span = this.tracer.startSpan(
       'tcp.close_wait.leak',
       { kind: SpanKind.INTERNAL, startTime: leak.since, attributes: leakAttributes(leak) },
@@ -286,6 +294,23 @@ export class OtelReporter implements ConnectionListener {
     });
     halfClose.end(Math.min(end, last.at));
   }
+}
+
+/**
+ * The attributes of every `tcp.state_change` event, made once per state and source (the SDK
+ * copies event attributes, so one frozen object serves every event).
+ */
+const STATE_CHANGE_ATTRIBUTES = new Map<TcpState, Readonly<Record<StateSource, Attributes>>>(
+  ALL_TCP_STATES.map((state) => [
+    state,
+    {
+      socket_event: Object.freeze({ [ATTR.connectionState]: state, [ATTR.stateSource]: 'socket_event' }),
+      kernel: Object.freeze({ [ATTR.connectionState]: state, [ATTR.stateSource]: 'kernel' }),
+    },
+  ]),
+);
+function stateChangeAttributes(state: TcpState, source: StateSource): Attributes {
+  return (STATE_CHANGE_ATTRIBUTES.get(state) as Record<StateSource, Attributes>)[source];
 }
 
 /** A handshake that ended without an error but never completed (destroyed, timed out). */
