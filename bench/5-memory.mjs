@@ -15,6 +15,9 @@ const VARIANTS = {
   'sdk+socklife': [...SDK, ...SOCKLIFE],
 };
 
+/** How long the connections stay idle before the measurement: past one default poll (5 s) plus a second. */
+const IDLE_MS = knob('IDLE_MS', 6500);
+
 const figure = new Figure('5-memory', 'retained heap per tracked idle connection, 10k idle connections, after GC');
 
 async function measure(variant, side, count) {
@@ -39,7 +42,7 @@ async function measure(variant, side, count) {
       const done = await holder.request({ cmd: 'connect', port, count }, 120_000);
       if (done.errors) throw new Error(`${done.errors} idle connections failed`);
     }
-    return await holder.request({ cmd: 'measure', count }, 120_000);
+    return await holder.request({ cmd: 'measure', count, idleMs: IDLE_MS }, 120_000);
   } finally {
     await stopAll(children);
   }
@@ -48,7 +51,7 @@ async function measure(variant, side, count) {
 await runFigure(figure, async () => {
   const count = knob('IDLE_CONNECTIONS', 10_000);
   const reps = knob('MEMORY_REPS', 1);
-  figure.note('method', `${count} idle connections; heapUsed after 6 × gc() before and after; per connection = (after − before) / ${count}; socklife's share = variant − same variant without socklife; median of ${reps} alternated runs; socklife defaults (stacks on)`);
+  figure.note('method', `${count} idle connections; heapUsed after 6 × gc() before and after; idle ${IDLE_MS} ms before the measurement (socklife's poll compacts the creation stacks of connections older than 1 s); per connection = (after − before) / ${count}; socklife's share = variant − same variant without socklife; median of ${reps} alternated runs; socklife defaults (stacks on)`);
   for (const side of ['server', 'client']) {
     const results = await alternate({
       variants: Object.keys(VARIANTS),

@@ -14,6 +14,13 @@ import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.j
 /** The states a poll asks the kernel for: the ones socket events cannot see. */
 const POLLED_STATES = [TcpState.CloseWait] as const;
 const PROBE_QUERY = { states: POLLED_STATES, localPorts: [0], peerPorts: [0] };
+/**
+ * A connection that has lived this long keeps its creation stack as shared text instead of
+ * V8's frames (about 2 KB each, holding every caller's receiver); short-lived ones never pay
+ * the formatting.
+ */
+const STACK_COMPACT_AGE_MS = 1000;
+const STACK_COMPACT_SLICE_MS = 4;
 
 /**
  * One running instrumentation: observe → model → detect → report, driven by socket events
@@ -29,6 +36,7 @@ class Socklife implements SocklifeHandle {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private polled = false;
+  private compacting = false;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
@@ -67,6 +75,17 @@ class Socklife implements SocklifeHandle {
     if (getActive() === this) setActive(undefined);
   }
 
+  /** Compacts the stacks of long-lived connections in slices of a few ms, never one long block. */
+  private compactStacks(openedBefore: number): void {
+    if (this.stopped || this.compacting) return;
+    if (this.tracker.compactStacks(openedBefore, now() + STACK_COMPACT_SLICE_MS)) return;
+    this.compacting = true;
+    setImmediate(() => {
+      this.compacting = false;
+      this.compactStacks(openedBefore);
+    });
+  }
+
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.tick(), delayMs);
@@ -93,6 +112,7 @@ class Socklife implements SocklifeHandle {
       }
       if (!this.stopped) {
         for (const leak of this.detector.scan(this.tracker, now())) this.reporter.closeWaitLeak(leak);
+        this.compactStacks(now() - STACK_COMPACT_AGE_MS);
       }
     } catch (error) {
       diag.error('socklife: poll failed', error);

@@ -55,10 +55,12 @@ run(async () => {
       });
       return { connected, errors };
     },
-    async measure({ count }) {
+    async measure({ count, idleMs }) {
       const deadline = Date.now() + 60_000;
       while (sockets.length < count && Date.now() < deadline) await sleep(20);
-      await sleep(300);
+      // Idle connections are measured as they stay: after socklife's poll has compacted the
+      // creation stacks of connections older than a second.
+      await sleep(idleMs);
       const after = await retainedHeap();
       return { before, after, sockets: sockets.length, perConnection: (after - before) / sockets.length };
     },

@@ -54,7 +54,8 @@ export interface Connection {
   readonly id: number;
   readonly side: SocketSide;
   readonly createdAt: number;
-  readonly creationStack: CreationStack | undefined;
+  /** Swapped for its shared, formatted form once the connection has lived a while (`compactStack`). */
+  creationStack: CreationStack | undefined;
   /** The socket while it is open; dropped at `'close'` so the record holds no handle. */
   socket: net.Socket | undefined;
   state: TcpState;

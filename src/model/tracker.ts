@@ -2,7 +2,7 @@ import { diag } from '@opentelemetry/api';
 import { isIP } from 'node:net';
 import type * as net from 'node:net';
 import { now } from '../clock.js';
-import type { CreationStack } from '../observe/creation-stack.js';
+import { compactStack, isRawStack, type CreationStack } from '../observe/creation-stack.js';
 import { normalizeAddress, tupleKey } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
@@ -67,6 +67,8 @@ export class ConnectionTracker implements SocketSink {
   /** Bounded by MAX_AFTER_CLOSE. */
   private readonly afterClose = new Map<Connection, AfterClose>();
   private readonly afterCloseByTuple = new Map<string, Connection>();
+  /** Where an unfinished `compactStacks` stopped. */
+  private stackSweep: Iterator<Connection> | undefined;
   private nextId = 1;
   private stopped = false;
 
@@ -130,6 +132,24 @@ export class ConnectionTracker implements SocketSink {
       if (!askedPairs.has(`${c.local.port} ${c.peer.port}`)) continue;
       this.finishAfterClose(c, entry, time);
     }
+  }
+
+  /**
+   * Trades the raw creation stacks of connections opened before `openedBefore` for their
+   * shared formatted form, until `deadline` (epoch ms). Returns false when time ran out first;
+   * the next call goes on where this one stopped.
+   */
+  compactStacks(openedBefore: number, deadline: number): boolean {
+    this.stackSweep ??= this.live.values();
+    let n = 0;
+    for (let next = this.stackSweep.next(); !next.done; next = this.stackSweep.next()) {
+      const c = next.value;
+      if (c.createdAt < openedBefore && isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack as CreationStack);
+      // Reading the clock costs too: look every 16 connections.
+      if (++n % 16 === 0 && now() > deadline) return false;
+    }
+    this.stackSweep = undefined;
+    return true;
   }
 
   /** Forgets every live record; later events and rows are ignored. */

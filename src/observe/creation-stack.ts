@@ -27,37 +27,89 @@ const CAPTURE_FRAMES = 32;
 const PUBLISH_FRAME = /node:diagnostics_channel|\b(?:Channel|TracingChannel)\.(?:publish|runStores|traceSync)\b/;
 const FRAME = /^at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/;
 
-class CapturedStack implements CreationStack {
-  private frames: string[] | undefined;
-  constructor(private readonly holder: { stack?: string }) {}
-
-  private lines(): string[] {
-    if (this.frames === undefined) {
-      const lines = (this.holder.stack ?? '').split('\n').slice(1).map((line) => line.trim());
-      let lastPublish = -1;
-      lines.forEach((line, i) => {
-        if (PUBLISH_FRAME.test(line)) lastPublish = i;
-      });
-      this.frames = lines.slice(lastPublish + 1);
-    }
-    return this.frames;
-  }
+/** A stack as text, shared by every connection made from the same place (see `compactStack`). */
+class FormattedStack implements CreationStack {
+  private frame: UserFrame | null | undefined;
+  constructor(private readonly text: string) {}
 
   format(): string {
-    return this.lines().join('\n');
+    return this.text;
   }
 
   userFrame(): UserFrame | undefined {
-    for (const line of this.lines()) {
-      const m = FRAME.exec(line);
-      if (m === null) continue;
-      const filePath = (m[2] as string).replace(/^file:\/\//, '');
-      if (filePath.startsWith('node:') || filePath.includes('/node_modules/') || filePath.startsWith('internal/')) continue;
-      const frame = { filePath, line: Number(m[3]), column: Number(m[4]) };
-      return m[1] === undefined ? frame : { ...frame, functionName: m[1].replace(/^async /, '') };
-    }
-    return undefined;
+    if (this.frame === undefined) this.frame = findUserFrame(this.text) ?? null;
+    return this.frame ?? undefined;
   }
+}
+
+/**
+ * A stack as V8 captured it: cheap to take, but its frames keep each caller's receiver and
+ * function alive and cost about 2 KB, so a connection that lives on trades it for a shared
+ * `FormattedStack` (`compactStack`).
+ */
+class CapturedStack implements CreationStack {
+  private formatted: FormattedStack | undefined;
+  constructor(private readonly holder: { stack?: string }) {}
+
+  shared(): FormattedStack {
+    return (this.formatted ??= internStack(ownFramesRemoved(this.holder.stack ?? '')));
+  }
+
+  format(): string {
+    return this.shared().format();
+  }
+
+  userFrame(): UserFrame | undefined {
+    return this.shared().userFrame();
+  }
+}
+
+/** Distinct stacks kept for sharing; past this many, a new one is kept by its connection alone. */
+const MAX_INTERNED = 4096;
+const interned = new Map<string, FormattedStack>();
+
+function internStack(text: string): FormattedStack {
+  let stack = interned.get(text);
+  if (stack === undefined) {
+    stack = new FormattedStack(text);
+    if (interned.size < MAX_INTERNED) interned.set(text, stack);
+  }
+  return stack;
+}
+
+/** The frames below diagnostics_channel's publish: everything above them is socklife's own. */
+function ownFramesRemoved(stack: string): string {
+  const lines = stack.split('\n').slice(1).map((line) => line.trim());
+  let lastPublish = -1;
+  lines.forEach((line, i) => {
+    if (PUBLISH_FRAME.test(line)) lastPublish = i;
+  });
+  return lines.slice(lastPublish + 1).join('\n');
+}
+
+function findUserFrame(text: string): UserFrame | undefined {
+  for (const line of text.split('\n')) {
+    const m = FRAME.exec(line);
+    if (m === null) continue;
+    const filePath = (m[2] as string).replace(/^file:\/\//, '');
+    if (filePath.startsWith('node:') || filePath.includes('/node_modules/') || filePath.startsWith('internal/')) continue;
+    const frame = { filePath, line: Number(m[3]), column: Number(m[4]) };
+    return m[1] === undefined ? frame : { ...frame, functionName: m[1].replace(/^async /, '') };
+  }
+  return undefined;
+}
+
+/**
+ * The shared, formatted form of a stack (formatting costs about 20 µs): what a long-lived
+ * connection keeps instead of V8's frames. A stack already compact is returned as it is.
+ */
+export function compactStack(stack: CreationStack): CreationStack {
+  return stack instanceof CapturedStack ? stack.shared() : stack;
+}
+
+/** True when `stack` still holds V8's frames. */
+export function isRawStack(stack: CreationStack | undefined): boolean {
+  return stack instanceof CapturedStack;
 }
 
 /**

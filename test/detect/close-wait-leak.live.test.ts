@@ -187,6 +187,30 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
     expect(hrToMs(leak.endTime) - serverFinAt).toBeLessThanOrEqual(BUDGET_MS);
   });
 
+  it('names the code that made a long-lived client, whose stack was compacted while it lived', async () => {
+    // The server ends the connection after 1.5 s: by then polls have traded the client's raw
+    // creation stack for its shared text (connections older than a second).
+    const server = net.createServer((socket) => {
+      const timer = setTimeout(() => socket.end(), 1500);
+      socket.on('close', () => clearTimeout(timer));
+    });
+    server.listen(0, '127.0.0.1');
+    const port = await listening(server);
+    function connectLongLivedClient(): net.Socket {
+      // The bug: allowHalfOpen and no end() after 'end'.
+      return net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    }
+    const client = connectLongLivedClient();
+    client.resume();
+    cleanups.push(() => client.destroy());
+
+    const leak = await waitForLeak((s) => s.attributes['tcp.connection.side'] === 'client');
+    expect(leak.attributes['tcp.close_wait.cause']).toBe('end_not_called');
+    expect(leak.attributes['code.function.name']).toBe('connectLongLivedClient');
+    expect(leak.attributes['code.file.path']).toMatch(/close-wait-leak\.live\.test\.ts$/);
+    expect(String(leak.attributes['code.stacktrace'])).toMatch(/^at connectLongLivedClient \(.*close-wait-leak\.live\.test\.ts:\d+:\d+\)/m);
+  });
+
   it('finds an unread stream with no tracer recording (endpoints learned only from the kernel rows)', async () => {
     // Restart with a tracer that records nothing, as when no SDK is installed: only metrics see the leak.
     handle.stop();
