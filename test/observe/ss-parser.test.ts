@@ -15,15 +15,18 @@ describe('parseSs on real ss -tanieoH output', () => {
   });
 
   it('reads a LISTEN socket: Recv-Q is the accept queue, Send-Q the backlog', () => {
-    expect(byInode(all.rows, 9510)).toEqual({
+    const listener = byInode(all.rows, 9510);
+    expect(listener).toMatchObject({
       state: 'listen',
       recvQ: 0,
       sendQ: 511,
       local: { address: '127.0.0.1', port: 38809 },
       peer: { address: '0.0.0.0', port: 0 },
       inode: 9510,
-      tcpInfo: { cwnd: 10 },
     });
+    expect(listener.uid).toBeUndefined();
+    expect(listener.timer).toBeUndefined();
+    expect(listener.tcpInfo).toEqual({ cwnd: 10 });
   });
 
   it('reads queues, timers and tcp_info', () => {

@@ -49,18 +49,37 @@ export function parseHostPort(token: string): Endpoint | undefined {
     host = host.slice(0, percent);
   }
   if (host === '') return undefined;
-  // Strict, not "looks like hex and colons": net-tools netstat without -W cuts long
-  // addresses short, and a cut address must be dropped rather than matched.
-  if (host !== '*' && isIP(host) === 0) return undefined;
-  const address = host === '*' ? '*' : normalizeAddress(host);
+  const address = checkedAddress(host);
+  if (address === undefined) return undefined;
   return scope === undefined ? { address, port } : { address, port, scope };
+}
+
+/** Hosts already checked, with their normalised form (null: not an address); a poll repeats a few hosts thousands of times. */
+const checkedHosts = new Map<string, string | null>();
+const MAX_CHECKED_HOSTS = 1024;
+
+function checkedAddress(host: string): string | undefined {
+  let address = checkedHosts.get(host);
+  if (address === undefined) {
+    // Strict, not "looks like hex and colons": net-tools netstat without -W cuts long
+    // addresses short, and a cut address must be dropped rather than matched.
+    address = host === '*' ? '*' : isIP(host) === 0 ? null : normalizeAddress(host);
+    if (checkedHosts.size >= MAX_CHECKED_HOSTS) checkedHosts.clear();
+    checkedHosts.set(host, address);
+  }
+  return address ?? undefined;
 }
 
 /** A port field: digits in 0..65535, or `*` for a wildcard (0). */
 export function parsePort(text: string): number | undefined {
   if (text === '*') return 0;
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
+  if (text.length === 0 || text.length > 5) return undefined;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    port = port * 10 + digit;
+  }
   return port <= 65535 ? port : undefined;
 }
 

@@ -1,6 +1,6 @@
 import { TcpState } from '../../tcp-states.js';
 import { parseHostPort } from './address.js';
-import type { KernelSocketRow, KernelTimer, ParseResult, TcpInfo } from './rows.js';
+import type { Endpoint, KernelSocketRow, KernelTimer, ParseResult, TcpInfo } from './rows.js';
 
 /** `ss` state column names (iproute2 ss.c `sstate_name`) mapped to semconv values. */
 const SS_STATE_NAMES: ReadonlyMap<string, TcpState> = new Map([
@@ -38,64 +38,92 @@ export interface SsParseOptions {
   readonly impliedState?: TcpState;
 }
 
-interface MutableRow {
-  state: TcpState;
-  recvQ: number;
-  sendQ: number;
-  local: KernelSocketRow['local'];
-  peer: KernelSocketRow['peer'];
-  inode: number;
-  uid?: number;
-  timer?: KernelTimer;
-  tcpInfo?: TcpInfo;
+/**
+ * One socket line. Its tcp_info line is kept as text and parsed on first read: most rows of
+ * a poll belong to sockets already known to be where they are, and parsing their tcp_info
+ * would be two thirds of the parse time wasted.
+ */
+class SsRow implements KernelSocketRow {
+  inode = 0;
+  uid: number | undefined = undefined;
+  timer: KernelTimer | undefined = undefined;
+  infoLine: string | undefined = undefined;
+  private info: TcpInfo | undefined = undefined;
+
+  constructor(
+    readonly state: TcpState,
+    readonly recvQ: number,
+    readonly sendQ: number,
+    readonly local: Endpoint,
+    readonly peer: Endpoint,
+  ) {}
+
+  get tcpInfo(): TcpInfo | undefined {
+    if (this.info === undefined && this.infoLine !== undefined) this.info = parseTcpInfo(this.infoLine);
+    return this.info;
+  }
 }
 
 /**
  * Parses `ss -tn[a][i][e][o][H]` output. A socket is one line, followed, with `-i`, by an
  * indented line of tcp_info. Lines that do not fit are skipped and counted, never thrown on.
+ * Lines are walked by offset and only the fields a row keeps become strings: a poll can be
+ * tens of thousands of lines.
  */
 export function parseSs(text: string, options: SsParseOptions = {}): ParseResult {
   const rows: KernelSocketRow[] = [];
   let skipped = 0;
-  let last: MutableRow | undefined;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    if (line.startsWith('\t') || line.startsWith(' ')) {
-      // The tcp_info line belongs to the socket line above it; parsed only if someone reads it.
-      if (last !== undefined && !Object.prototype.hasOwnProperty.call(last, 'tcpInfo')) attachLazyTcpInfo(last, line);
-      continue;
+  let last: SsRow | undefined;
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const first = text.charCodeAt(start);
+    if (first === TAB || first === SPACE) {
+      // The tcp_info line belongs to the socket line above it (TIME-WAIT's is blank: no tcp_info).
+      if (last !== undefined && last.infoLine === undefined) {
+        const info = text.slice(start, end);
+        if (info.trim() !== '') last.infoLine = info;
+      }
+    } else if (end > start) {
+      const line = text.slice(start, end);
+      const row = parseSocketLine(line, options.impliedState);
+      if (row !== undefined) rows.push(row);
+      else if (line.trim() !== '' && !isHeader(line)) skipped++;
+      last = row;
     }
-    const row = parseSocketLine(line, options.impliedState);
-    if (row === undefined) {
-      if (!isHeader(line)) skipped++;
-      last = undefined;
-      continue;
-    }
-    rows.push(row);
-    last = row;
+    start = end + 1;
   }
   return { rows, skipped };
 }
 
-/**
- * Most rows of a poll belong to sockets already known to be where they are; parsing their
- * tcp_info (two thirds of the parse time) would be wasted, so it happens on first read.
- */
-function attachLazyTcpInfo(row: MutableRow, line: string): void {
-  let parsed: TcpInfo | undefined;
-  Object.defineProperty(row, 'tcpInfo', {
-    enumerable: true,
-    configurable: true,
-    get: () => (parsed ??= parseTcpInfo(line)),
-  });
-}
+const TAB = 9;
+const SPACE = 32;
 
 function isHeader(line: string): boolean {
   return /^(State|Netid|Recv-Q)\s/.test(line);
 }
 
-function parseSocketLine(line: string, impliedState: TcpState | undefined): MutableRow | undefined {
-  const tokens = line.split(/\s+/).filter((t) => t !== '');
+/** Splits a line on runs of whitespace (what `split(/\s+/)` does, without the regular expression). */
+function tokenize(line: string): string[] {
+  const tokens: string[] = [];
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+    if (i >= n) break;
+    const from = i;
+    while (i < n && !isSpace(line.charCodeAt(i))) i++;
+    tokens.push(line.slice(from, i));
+  }
+  return tokens;
+}
+
+function isSpace(code: number): boolean {
+  return code === SPACE || code === TAB || code === 13;
+}
+
+function parseSocketLine(line: string, impliedState: TcpState | undefined): SsRow | undefined {
+  const tokens = tokenize(line);
   let i = 0;
   if (tokens[i] === 'tcp') i++; // Netid column, printed when several socket kinds were asked for.
   let state = SS_STATE_NAMES.get(tokens[i] ?? '');
@@ -107,17 +135,12 @@ function parseSocketLine(line: string, impliedState: TcpState | undefined): Muta
   const local = parseHostPort(tokens[i++] ?? '');
   const peer = parseHostPort(tokens[i++] ?? '');
   if (recvQ === undefined || sendQ === undefined || local === undefined || peer === undefined) return undefined;
-  const row: MutableRow = { state, recvQ, sendQ, local, peer, inode: 0 };
+  const row = new SsRow(state, recvQ, sendQ, local, peer);
   for (; i < tokens.length; i++) {
     const token = tokens[i] as string;
     if (token.startsWith('ino:')) row.inode = parseCount(token.slice(4)) ?? 0;
-    else if (token.startsWith('uid:')) {
-      const uid = parseCount(token.slice(4));
-      if (uid !== undefined) row.uid = uid;
-    } else if (token.startsWith('timer:(')) {
-      const timer = parseSsTimer(token);
-      if (timer !== undefined) row.timer = timer;
-    }
+    else if (token.startsWith('uid:')) row.uid = parseCount(token.slice(4));
+    else if (token.startsWith('timer:(')) row.timer = parseSsTimer(token);
   }
   return row;
 }
