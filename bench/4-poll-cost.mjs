@@ -149,11 +149,11 @@ await runFigure(figure, async () => {
       const cold = median(direct.parseMs) + direct.coldCorrelateMs;
       figure.check({
         figure: `4-${label}`,
-        what: `first poll after ${label} new sockets (parse + correlate, inodes not yet known)`,
+        what: `first poll after ${label} new sockets (parse + correlate, endpoints not yet read)`,
         budget: `<= 0.5 × ss = ${fmtMs(budget)}`,
         measured: `${fmtMs(cold)} (${(cold / ss.ms).toFixed(2)} × ss)`,
         pass: cold <= budget,
-        detail: `socklife's parseSs and a fresh ConnectionTracker fed the same sockets: parse ${fmtMs(median(direct.parseMs))}, cold correlate ${fmtMs(direct.coldCorrelateMs)} (one readlink per matched socket), warm ${fmtMs(median(direct.warmCorrelateMs))}; ${fmt(direct.matched)} rows matched`,
+        detail: `socklife's parseSs and a fresh ConnectionTracker fed the same sockets: parse ${fmtMs(median(direct.parseMs))}, cold correlate ${fmtMs(direct.coldCorrelateMs)} (getpeername per candidate socket, and getsockname unless its server listens on one address), warm ${fmtMs(median(direct.warmCorrelateMs))}; ${fmt(direct.matched)} rows matched`,
       });
       const wholePoll = median(polls.map((p) => p.pollEluActiveMs));
       figure.stated(
