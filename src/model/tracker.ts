@@ -3,13 +3,14 @@ import { isIP } from 'node:net';
 import type * as net from 'node:net';
 import { now } from '../clock.js';
 import { compactStack, isRawStack, type CreationStack } from '../observe/creation-stack.js';
-import { normalizeAddress, tupleKey } from '../observe/kernel/address.js';
+import { normalizeAddress } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-sockets.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
-import type { CloseReason, Connection, FinMark, StateChange } from './connection.js';
+import type { CloseReason, Connection, ConnectionEndpoint, FinMark, StateChange } from './connection.js';
 import { canReach } from './transitions.js';
+import { TupleIndex } from './tuple-index.js';
 
 /** Who wants to know when connections open, change state and close (reporters). */
 export interface ConnectionListener {
@@ -47,7 +48,6 @@ export const AFTER_CLOSE_STATES: readonly TcpState[] = [
 
 /** A closed connection the kernel may still hold, and what polls saw of it. */
 interface AfterClose {
-  readonly key: string;
   readonly sightings: StateChange[];
 }
 
@@ -58,7 +58,7 @@ interface AfterClose {
 export class ConnectionTracker implements SocketSink {
   private readonly bySocket = new WeakMap<net.Socket, Connection>();
   private readonly live = new Set<Connection>();
-  private readonly byTuple = new Map<string, Connection>();
+  private readonly byTuple = new TupleIndex<IndexedConnection>();
   private readonly inState = new Map<TcpState, Set<Connection>>();
   private readonly serverPorts = new Map<number, number>();
   private readonly clientPeerPorts = new Map<number, number>();
@@ -66,7 +66,7 @@ export class ConnectionTracker implements SocketSink {
   private readonly listeningEndpoints = new WeakMap<object, ListeningEndpoint>();
   /** Bounded by MAX_AFTER_CLOSE. */
   private readonly afterClose = new Map<Connection, AfterClose>();
-  private readonly afterCloseByTuple = new Map<string, Connection>();
+  private readonly afterCloseByTuple = new TupleIndex<IndexedConnection>();
   /** Where an unfinished `compactStacks` stopped. */
   private stackSweep: Iterator<Connection> | undefined;
   private nextId = 1;
@@ -117,7 +117,7 @@ export class ConnectionTracker implements SocketSink {
     const askedPairs = new Set((asked.portPairs ?? []).map((p) => `${p.localPort} ${p.peerPort}`));
     const seen = new Set<Connection>();
     for (const row of rows) {
-      const c = this.afterCloseByTuple.get(tupleKey(row.local, row.peer));
+      const c = this.afterCloseByTuple.get(row.local, row.peer);
       const entry = c === undefined ? undefined : this.afterClose.get(c);
       if (c === undefined || entry === undefined) continue;
       seen.add(c);
@@ -301,7 +301,7 @@ export class ConnectionTracker implements SocketSink {
     if (rows.length > 0) this.indexCandidates(rows);
     const seenInCloseWait = new Set<Connection>();
     for (const row of rows) {
-      const c = this.byTuple.get(tupleKey(row.local, row.peer));
+      const c = this.byTuple.get(row.local, row.peer);
       if (c === undefined) continue;
       c.kernel = { source, row, seenAt: time };
       if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
@@ -353,7 +353,7 @@ export class ConnectionTracker implements SocketSink {
       c.local = { address: normalizeAddress(localAddress), port: localPort };
     }
     c.peer = { address: normalizeAddress(remoteAddress), port: remotePort };
-    if (this.live.has(c)) this.byTuple.set(tupleKey(c.local, c.peer), c);
+    if (this.live.has(c)) this.byTuple.set(c as IndexedConnection);
   }
 
   private setFilterPort(c: Connection, port: number | undefined): void {
@@ -447,13 +447,12 @@ export class ConnectionTracker implements SocketSink {
   /** Keeps a closed connection on the poll list while the kernel may still hold it. */
   private followAfterClose(c: Connection): void {
     if (c.local === undefined || c.peer === undefined) return;
-    const key = tupleKey(c.local, c.peer);
-    this.afterClose.set(c, { key, sightings: [] });
-    this.afterCloseByTuple.set(key, c);
+    this.afterClose.set(c, { sightings: [] });
+    this.afterCloseByTuple.set(c as IndexedConnection);
   }
 
   private finishAfterClose(c: Connection, entry: AfterClose, time: number): void {
-    this.dropAfterClose(c, entry);
+    this.dropAfterClose(c);
     if (entry.sightings.length === 0) return;
     entry.sightings.push({ state: TcpState.Closed, source: 'kernel', time });
     try {
@@ -463,9 +462,9 @@ export class ConnectionTracker implements SocketSink {
     }
   }
 
-  private dropAfterClose(c: Connection, entry: AfterClose): void {
+  private dropAfterClose(c: Connection): void {
     this.afterClose.delete(c);
-    if (this.afterCloseByTuple.get(entry.key) === c) this.afterCloseByTuple.delete(entry.key);
+    this.afterCloseByTuple.delete(c as IndexedConnection);
   }
 
   private markFin(c: Connection, socket: net.Socket, by: 'local' | 'peer', at: number): void {
@@ -492,8 +491,7 @@ export class ConnectionTracker implements SocketSink {
     this.removeFromState(c);
     if (c.filterPort !== undefined) decrement(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, c.filterPort);
     if (c.local !== undefined && c.peer !== undefined) {
-      const key = tupleKey(c.local, c.peer);
-      if (this.byTuple.get(key) === c) this.byTuple.delete(key);
+      this.byTuple.delete(c as IndexedConnection);
     }
   }
 
@@ -525,6 +523,9 @@ export class ConnectionTracker implements SocketSink {
 }
 
 const EMPTY: ReadonlySet<Connection> = new Set();
+
+/** A connection whose endpoints are known, as the 4-tuple index holds it. */
+type IndexedConnection = Connection & { local: ConnectionEndpoint; peer: ConnectionEndpoint };
 
 /** A server's listening port, and its address unless it listens on every address. */
 interface ListeningEndpoint {

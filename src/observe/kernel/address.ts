@@ -82,8 +82,3 @@ export function parsePort(text: string): number | undefined {
   }
   return port <= 65535 ? port : undefined;
 }
-
-/** The key under which a connection is matched across sources: its local and peer endpoint. */
-export function tupleKey(local: Pick<Endpoint, 'address' | 'port'>, peer: Pick<Endpoint, 'address' | 'port'>): string {
-  return `${local.address} ${local.port} ${peer.address} ${peer.port}`;
-}
