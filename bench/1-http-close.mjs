@@ -43,6 +43,8 @@ await runFigure(figure, async () => {
     floor.rps.ratio.toFixed(3),
     runs.detail('sdk+one-span', 'sdk'),
   );
+  const rare = runs.compare('socklife-poll-60s', 'bare');
+  figure.stated('1a', 'requests/s ratio, no SDK, socklife with pollIntervalMs: 60000 / bare server', rare.rps.ratio.toFixed(3), runs.detail('socklife-poll-60s', 'bare'));
   const none = runs.compare('socklife-source-none', 'bare');
   figure.stated('1a', 'requests/s ratio, no SDK, socklife with source: none (no ss polls; execa never loaded) / bare server', none.rps.ratio.toFixed(3), runs.detail('socklife-source-none', 'bare'));
 });

@@ -8,6 +8,7 @@
 //   socklife-source-none  socklife with SOCKLIFE_SOURCE=none (stated: the cost of the kernel source)
 //   sdk+one-span  the SDK and a minimal instrumentation making one empty span per accepted
 //                 connection (figure 1 only, stated: what the SDK charges for one span a connection)
+//   socklife-poll-60s  socklife polling once a minute (figure 1 only, stated: what the interval buys)
 // socklife runs with its defaults (poll every 5 s, stacks on, source auto). Every variant
 // runs in `instances` processes at once; wrk bursts alternate between them (see ab.mjs).
 import { interleave, knob, pairedRatio } from './ab.mjs';
@@ -24,10 +25,12 @@ export const VARIANTS = {
   // Stated, not budgeted: what the `source` knob changes (no kernel source: no ss, execa never loaded).
   'socklife-source-none': SOCKLIFE,
   'sdk+one-span': [...SDK, ...ONE_SPAN],
+  // Stated: what a longer poll interval buys (one poll a minute instead of every 5 s).
+  'socklife-poll-60s': SOCKLIFE,
 };
 /** Variants that only figure 1 (one connection per request) runs. */
-const CLOSE_ONLY = new Set(['sdk+one-span']);
-const VARIANT_ENV = { 'socklife-source-none': { SOCKLIFE_SOURCE: 'none' } };
+const CLOSE_ONLY = new Set(['sdk+one-span', 'socklife-poll-60s']);
+const VARIANT_ENV = { 'socklife-source-none': { SOCKLIFE_SOURCE: 'none' }, 'socklife-poll-60s': { SOCKLIFE_POLL_INTERVAL_MS: '60000' } };
 
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
