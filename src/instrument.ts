@@ -94,12 +94,13 @@ class Socklife implements SocklifeHandle {
 
   private async tick(): Promise<void> {
     try {
-      // The first poll always runs, to try the source; later ones only while there is something to match.
-      const tracking = this.tracker.liveConnections().size > 0;
-      if ((tracking || !this.polled) && this.reader.current !== undefined) {
-        // With nothing tracked yet, the first poll is a probe that matches no socket (port 0): it
-        // tests the source without reading every CLOSE_WAIT socket of the machine.
-        const query = tracking ? this.tracker.queryFor(POLLED_STATES) : PROBE_QUERY;
+      // The first poll always runs, to try the source; later ones only when a connection could
+      // show the kernel something socket events did not (each run of a tool forks the process).
+      const worthPolling = this.tracker.hasKernelCandidates();
+      if ((worthPolling || !this.polled) && this.reader.current !== undefined) {
+        // With nothing to look for yet, the first poll is a probe that matches no socket (port 0):
+        // it tests the source without reading every CLOSE_WAIT socket of the machine.
+        const query = worthPolling ? this.tracker.queryFor(POLLED_STATES) : PROBE_QUERY;
         this.polled = true;
         const reading = await this.reader.read(query);
         if (reading !== undefined && !this.stopped) this.tracker.kernelRows(reading.rows, reading.source, now());

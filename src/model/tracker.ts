@@ -87,6 +87,21 @@ export class ConnectionTracker implements SocketSink {
     return this.live;
   }
 
+  /**
+   * True when a poll of the routine states can teach something: a live connection is in
+   * CLOSE_WAIT (the kernel adds its unread bytes and confirms it), or its socket is not read
+   * (`readableFlowing` not true), so a FIN could sit in the kernel with no `'end'`. A flowing
+   * socket emits `'end'` as soon as the FIN arrives, so the kernel has nothing to add.
+   */
+  hasKernelCandidates(): boolean {
+    for (const c of this.live) {
+      if (c.state === TcpState.CloseWait) return true;
+      const socket = c.socket;
+      if (socket !== undefined && socket.readableFlowing !== true) return true;
+    }
+    return false;
+  }
+
   /** How many live connections are in each state. */
   stateCounts(): ReadonlyMap<TcpState, number> {
     const counts = new Map<TcpState, number>();

@@ -55,8 +55,9 @@ function spansOf(c: Connection): ConnectionSpans | undefined {
   return c.report as ConnectionSpans | undefined;
 }
 
+/** The spans of a connection whose `tcp.connection` span is still open. */
 function openSpansOf(c: Connection): ConnectionSpans | undefined {
-  const spans = c.report as ConnectionSpans | undefined;
+  const spans = spansOf(c);
   return spans?.open === true ? spans : undefined;
 }
 
