@@ -78,7 +78,13 @@ class Socklife implements SocklifeHandle {
   /** Compacts the stacks of long-lived connections in slices of a few ms, never one long block. */
   private compactStacks(openedBefore: number): void {
     if (this.stopped || this.compacting) return;
-    if (this.tracker.compactStacks(openedBefore, now() + STACK_COMPACT_SLICE_MS)) return;
+    try {
+      if (this.tracker.compactStacks(openedBefore, now() + STACK_COMPACT_SLICE_MS)) return;
+    } catch (error) {
+      // Runs from setImmediate too, outside the poll's guard: nothing may reach the application.
+      diag.error('socklife: could not compact creation stacks', error);
+      return;
+    }
     this.compacting = true;
     setImmediate(() => {
       this.compacting = false;

@@ -52,7 +52,9 @@ class CapturedStack implements CreationStack {
   constructor(private readonly holder: { stack?: string }) {}
 
   shared(): FormattedStack {
-    return (this.formatted ??= internStack(ownFramesRemoved(this.holder.stack ?? '')));
+    // An application's Error.prepareStackTrace may make `stack` something other than text.
+    const stack = this.holder.stack;
+    return (this.formatted ??= internStack(ownFramesRemoved(typeof stack === 'string' ? stack : '')));
   }
 
   format(): string {

@@ -29,6 +29,19 @@ describe('creation stacks', () => {
     expect(elsewhere.format()).not.toBe(compact[0]?.format());
   });
 
+  it('never throws when the application makes stacks something other than text', () => {
+    const previous = Error.prepareStackTrace;
+    // Some libraries return V8's call sites themselves.
+    Error.prepareStackTrace = (_error, callSites) => callSites;
+    try {
+      const compact = compactStack(makeSocketHere());
+      expect(compact.format()).toBe('');
+      expect(compact.userFrame()).toBeUndefined();
+    } finally {
+      Error.prepareStackTrace = previous;
+    }
+  });
+
   it('leaves a compact stack as it is', () => {
     const compact = compactStack(makeSocketHere());
     expect(compactStack(compact)).toBe(compact);
