@@ -1,17 +1,19 @@
 // Figure 2: HTTP keep-alive, few connections and many requests. socklife's cost is per
 // connection, never per request, so requests/s must stay within 1%: ratio >= 0.99.
-import { defaultsFor, httpRuns } from './lib/http-bench.mjs';
+import { defaultsFor, GROUPS, httpRuns } from './lib/http-bench.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 
 const figure = new Figure('2-http-keepalive', 'HTTP keep-alive, few connections, many requests, load from wrk in a separate process');
 
 await runFigure(figure, async () => {
-  const runs = await httpRuns(figure, defaultsFor(true));
+  const o = defaultsFor(true);
+  const noSdk = await httpRuns(figure, o, 'no SDK', GROUPS['no SDK']);
+  const withSdk = await httpRuns(figure, o, 'SDK', GROUPS.SDK);
   const cases = [
-    ['2a', 'socklife', 'bare', 'no SDK: socklife / bare server'],
-    ['2b', 'sdk+socklife', 'sdk', 'real SDK: SDK+socklife / same server with the SDK only'],
+    ['2a', noSdk, 'socklife', 'bare', 'no SDK: socklife / bare server'],
+    ['2b', withSdk, 'sdk+socklife', 'sdk', 'real SDK: SDK+socklife / same server with the SDK only'],
   ];
-  for (const [id, instrumented, baseline, label] of cases) {
+  for (const [id, runs, instrumented, baseline, label] of cases) {
     const c = runs.compare(instrumented, baseline);
     figure.check({
       figure: id,
@@ -22,6 +24,6 @@ await runFigure(figure, async () => {
       detail: runs.detail(instrumented, baseline),
     });
   }
-  const none = runs.compare('socklife-source-none', 'bare');
-  figure.stated('2a', 'requests/s ratio, no SDK, socklife with source: none (no ss polls; execa never loaded) / bare server', none.rps.ratio.toFixed(3), runs.detail('socklife-source-none', 'bare'));
+  const none = noSdk.compare('socklife-source-none', 'bare');
+  figure.stated('2a', 'requests/s ratio, no SDK, socklife with source: none (no ss polls; execa never loaded) / bare server', none.rps.ratio.toFixed(3), noSdk.detail('socklife-source-none', 'bare'));
 });

@@ -28,18 +28,29 @@ export const VARIANTS = {
   // Stated: what a longer poll interval buys (one poll a minute instead of every 5 s).
   'socklife-poll-60s': SOCKLIFE,
 };
-/** Variants that only figure 1 (one connection per request) runs. */
-const CLOSE_ONLY = new Set(['sdk+one-span', 'socklife-poll-60s']);
 const VARIANT_ENV = { 'socklife-source-none': { SOCKLIFE_SOURCE: 'none' }, 'socklife-poll-60s': { SOCKLIFE_POLL_INTERVAL_MS: '60000' } };
 
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
 
 /**
+ * Variants compared without an SDK, and with one. Each group runs on its own (its processes
+ * only), with its own A/A control: an idle SDK+socklife server in the same namespace keeps
+ * following its closed connections, and measured, its polls disturbed the bursts of the
+ * servers without an SDK (figure 1a measured 0.75-0.87 sharing a run with them, 1.04 without).
+ */
+export const GROUPS = {
+  'no SDK': ['bare', 'bare-control', 'socklife', 'socklife-source-none'],
+  SDK: ['bare', 'bare-control', 'sdk', 'sdk+socklife'],
+};
+
+/**
  * @param {import('./report.mjs').Figure} figure
  * @param {{ keepAlive: boolean, connections: number, seconds: number, warmupSeconds: number, cycles: number, instances: number }} o
+ * @param {string} group a label for the notes
+ * @param {string[]} variants the variants run together (interleaved), keys of VARIANTS
  */
-export async function httpRuns(figure, o) {
+export async function httpRuns(figure, o, group, variants) {
   if (!(await hasWrk())) throw new Error('wrk is not installed (Debian/Ubuntu: apt-get install -y wrk)');
   const headers = o.keepAlive ? [] : ['Connection: close'];
   const wrk = (port, seconds) => runWrk({ url: `http://127.0.0.1:${port}/`, connections: o.connections, seconds, headers, cpu: LOAD_CPU });
@@ -48,7 +59,7 @@ export async function httpRuns(figure, o) {
     `wrk -t1 -c${o.connections} -d${o.seconds}s --latency${o.keepAlive ? '' : " -H 'Connection: close'"}, pinned to CPU ${LOAD_CPU}; servers pinned to CPU ${SERVER_CPU}; ${o.instances} processes per variant, each warmed up with ${o.warmupSeconds} s of load; ${o.cycles} cycles of one burst per variant`,
   );
   const results = await interleave({
-    variants: Object.keys(VARIANTS).filter((v) => !o.keepAlive || !CLOSE_ONLY.has(v)),
+    variants,
     instances: o.instances,
     cycles: o.cycles,
     async start(variant, k) {
@@ -84,9 +95,9 @@ export async function httpRuns(figure, o) {
     };
   }
   for (const [variant, s] of Object.entries(summary)) {
-    console.log(`    median ${variant.padEnd(18)} ${fmt(s.rps).padStart(7)} req/s  p99 ${fmtMs(s.p99)}  server CPU ${fmt(s.cpuUsPerRequest)} µs/req (of which ss ${fmt(s.childCpuUsPerRequest)})${s.spans ? `  spans exported by the last burst's process: ${JSON.stringify(s.spans)}` : ''}`);
+    console.log(`    median ${`${variant} (${group})`.padEnd(28)} ${fmt(s.rps).padStart(7)} req/s  p99 ${fmtMs(s.p99)}  server CPU ${fmt(s.cpuUsPerRequest)} µs/req (of which ss ${fmt(s.childCpuUsPerRequest)})${s.spans ? `  spans exported by the last burst's process: ${JSON.stringify(s.spans)}` : ''}`);
   }
-  figure.note('runs', summary);
+  figure.note(`runs (${group})`, summary);
   return {
     results,
     summary,
