@@ -35,9 +35,10 @@ const LOAD_CPU = 1;
 
 /**
  * Variants compared without an SDK, and with one. Each group runs on its own (its processes
- * only), with its own A/A control: an idle SDK+socklife server in the same namespace keeps
- * following its closed connections, and measured, its polls disturbed the bursts of the
- * servers without an SDK (figure 1a measured 0.75-0.87 sharing a run with them, 1.04 without).
+ * only), with its own A/A control, so that an idle SDK+socklife server, which keeps following
+ * its closed connections with polls, is not running while the servers without an SDK are
+ * measured. (One run without the SDK servers measured 1a at 1.04; the next full run with the
+ * groups apart, at 0.86: the split did not explain the spread of 1a.)
  */
 export const GROUPS = {
   'no SDK': ['bare', 'bare-control', 'socklife', 'socklife-source-none'],
