@@ -159,7 +159,7 @@ export class ConnectionTracker implements SocketSink {
     let n = 0;
     for (let next = this.stackSweep.next(); !next.done; next = this.stackSweep.next()) {
       const c = next.value;
-      if (c.createdAt < openedBefore && isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack as CreationStack);
+      if (c.createdAt < openedBefore && isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack);
       // Reading the clock costs too: look every 16 connections.
       if (++n % 16 === 0 && now() > deadline) return false;
     }
@@ -359,7 +359,8 @@ export class ConnectionTracker implements SocketSink {
     if (c.local !== undefined || socket === undefined) return;
     const { remoteAddress, remotePort } = socket;
     if (remoteAddress === undefined || remotePort === undefined) return;
-    const listening = c.side === 'server' ? this.listeningEndpoints.get(serverOf(socket) ?? socket) : undefined;
+    const server = c.side === 'server' ? serverOf(socket) : undefined;
+    const listening = server === undefined ? undefined : this.listeningEndpoints.get(server);
     if (listening?.address !== undefined) {
       c.local = { address: listening.address, port: listening.port };
     } else {

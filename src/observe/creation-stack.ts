@@ -12,7 +12,10 @@ export interface UserFrame {
   readonly column: number;
 }
 
-/** A captured stack, formatted only when a report needs it (formatting is the costly part). */
+/**
+ * A captured stack, formatted only when a report needs it or its connection outlives a poll
+ * (formatting is the costly part).
+ */
 export interface CreationStack {
   /** The stack as text, one frame a line, from the code that made the socket outwards. */
   format(): string;
@@ -110,7 +113,7 @@ export function compactStack(stack: CreationStack): CreationStack {
 }
 
 /** True when `stack` still holds V8's frames. */
-export function isRawStack(stack: CreationStack | undefined): boolean {
+export function isRawStack(stack: CreationStack | undefined): stack is CreationStack {
   return stack instanceof CapturedStack;
 }
 
