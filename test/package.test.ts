@@ -1,26 +1,84 @@
 import { execa } from 'execa';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '..');
 
-describe('the published package', () => {
-  it('ships JavaScript and type declarations for both module systems', async () => {
-    const { stdout } = await execa('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
-    const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path) ?? [];
+/** The installed versions of a dev dependency, so that the empty project installs from npm's cache. */
+function installedVersion(name: string): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * A user's view of the package: a clean copy of the repository (the files git would commit,
+ * no dist/) is packed with plain `npm pack`, and the tarball is installed into an empty project
+ * beside only the OpenTelemetry API and trace SDK.
+ */
+describe('the packed package, installed into an empty project', () => {
+  let work: string;
+  let project: string;
+  let tarballFiles: string[];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'socklife-pack-'));
+    const clone = join(work, 'clone');
+    const { stdout } = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT });
+    for (const file of stdout.split('\0')) {
+      if (file === '' || !existsSync(join(ROOT, file))) continue;
+      mkdirSync(dirname(join(clone, file)), { recursive: true });
+      cpSync(join(ROOT, file), join(clone, file));
+    }
+    expect(existsSync(join(clone, 'dist'))).toBe(false);
+    // The build tools come from this checkout's install; nothing else is shared.
+    symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
+    const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: clone });
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    if (info === undefined) throw new Error(`npm pack printed no result: ${packed.stdout}`);
+    tarballFiles = info.files.map((f) => f.path);
+
+    project = join(work, 'app');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    await execa(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        join(work, info.filename),
+        `@opentelemetry/api@${installedVersion('@opentelemetry/api')}`,
+        `@opentelemetry/sdk-trace-base@${installedVersion('@opentelemetry/sdk-trace-base')}`,
+      ],
+      { cwd: project },
+    );
+  }, 180_000);
+
+  afterAll(() => {
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('ships built code and type declarations for both module systems, and no sources or tests', () => {
     for (const file of [
       'dist/cjs/index.js',
       'dist/cjs/index.d.ts',
       'dist/cjs/register.js',
+      'dist/cjs/register.d.ts',
+      'dist/cjs/package.json',
       'dist/esm/index.js',
       'dist/esm/index.d.ts',
       'dist/esm/register.js',
+      'dist/esm/register.d.ts',
+      'dist/esm/package.json',
       'README.md',
       'package.json',
     ]) {
-      expect(files).toContain(file);
+      expect(tarballFiles).toContain(file);
     }
-    expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
+    expect(tarballFiles.filter((f) => !f.startsWith('dist/') && f !== 'README.md' && f !== 'package.json' && f !== 'LICENSE')).toEqual([]);
+    expect(tarballFiles.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   });
 
   it('loads with require and with import, exporting the same API', async () => {
@@ -30,21 +88,58 @@ describe('the published package', () => {
         const names = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== 'module.exports').sort().join(',');
         console.log(JSON.stringify({ cjs: names(cjs), esm: names(esm), instrument: typeof esm.instrument }));
       });`;
-    const { stdout } = await execa(process.execPath, ['-e', script], { cwd: ROOT });
+    const { stdout } = await execa(process.execPath, ['-e', script], { cwd: project });
     const result = JSON.parse(stdout) as { cjs: string; esm: string; instrument: string };
     expect(result.cjs).toBe(result.esm);
     expect(result.cjs).toContain('instrumentServer');
     expect(result.instrument).toBe('function');
   });
 
-  it('declares Node >= 20.19 and a peer range of the OpenTelemetry API that current SDKs accept', async () => {
+  // A server that never ends the sockets its peer closed: the drop-in must report the leak.
+  const leakingApp = `
+    const { trace } = require('@opentelemetry/api');
+    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+    const net = require('node:net');
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    const server = net.createServer({ allowHalfOpen: true }, () => {}).listen(0, '127.0.0.1', () => {
+      net.connect(server.address().port, '127.0.0.1', function () { this.end(); });
+    });
+    const poll = setInterval(() => {
+      const leak = exporter.getFinishedSpans().find((s) => s.name === 'tcp.close_wait.leak');
+      if (leak) { console.log(JSON.stringify(leak.attributes)); process.exit(0); }
+    }, 20);
+    setTimeout(() => { console.log('no leak reported'); process.exit(1); }, 10000).unref();
+  `;
+
+  for (const flag of ['--require', '--import']) {
+    it(`reports a CLOSE_WAIT leak under node ${flag} socklife/register`, async () => {
+      const file = join(project, 'leaking-app.cjs');
+      writeFileSync(file, leakingApp);
+      const { stdout } = await execa(process.execPath, [flag, 'socklife/register', file], {
+        cwd: project,
+        env: { SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS: '0', SOCKLIFE_POLL_INTERVAL_MS: '50' },
+        reject: false,
+        timeout: 20_000,
+      });
+      const attributes = JSON.parse(stdout) as Record<string, unknown>;
+      expect(attributes['tcp.close_wait.cause']).toBe('end_not_called');
+      expect(attributes['tcp.connection.side']).toBe('server');
+    });
+  }
+});
+
+describe('package.json', () => {
+  it('declares Node >= 20.19, a peer range of the OpenTelemetry API that current SDKs accept, and builds before packing', async () => {
     const pkg = (await import('../package.json', { with: { type: 'json' } })).default as {
       engines: { node: string };
       peerDependencies: Record<string, string>;
+      scripts: Record<string, string>;
       version: string;
     };
     expect(pkg.engines.node).toBe('>=20.19.0');
     expect(pkg.peerDependencies['@opentelemetry/api']).toBe('^1.3.0');
+    expect(pkg.scripts.prepack).toBe('npm run build');
     const { VERSION } = await import('../src/version.js');
     expect(VERSION).toBe(pkg.version);
   });
