@@ -1,60 +1,69 @@
 import { diag, metrics, trace } from '@opentelemetry/api';
 import type * as net from 'node:net';
-import { now } from './clock.js';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
+import type { Detector } from './detect/detector.js';
+import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
-import { OtelReporter } from './report/otel-reporter.js';
-import { TcpState } from './tcp-states.js';
+import { StackCompactor } from './observe/stack-compactor.js';
+import { Poller } from './poll/poller.js';
+import { FindingSpanReporter } from './report/finding-reporter.js';
+import { OtelReporter, SCOPE_NAME } from './report/otel-reporter.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
+import { VERSION } from './version.js';
 
-/** The states a poll asks the kernel for: the ones socket events cannot see. */
-const POLLED_STATES = [TcpState.CloseWait] as const;
-const PROBE_QUERY = { states: POLLED_STATES, localPorts: [0], peerPorts: [0] };
-/**
- * A connection that has lived this long keeps its creation stack as shared text instead of
- * V8's frames (about 2 KB each, holding every caller's receiver); short-lived ones never pay
- * the formatting.
- */
-const STACK_COMPACT_AGE_MS = 1000;
-const STACK_COMPACT_SLICE_MS = 4;
+/** The detectors a running instrumentation drives; a new detector is added here. */
+function detectorsFor(options: ResolvedOptions): Detector[] {
+  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs)];
+}
 
 /**
- * One running instrumentation: observe → model → detect → report, driven by socket events
- * and an unref()'d poll timer, one poll in flight at a time.
+ * One running instrumentation: observe → model → detect → report. Socket events feed the
+ * model as they happen; an unref()'d poller runs the detectors and reads the kernel for them.
  */
 class Socklife implements SocklifeHandle {
   readonly options: ResolvedOptions;
   private readonly observer: NodeSocketObserver;
   private readonly tracker: ConnectionTracker;
+  private readonly listeners = new ListeningSockets();
   private readonly reporter: OtelReporter;
-  private readonly detector: CloseWaitLeakDetector;
   private readonly reader: KernelReader;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly compactor: StackCompactor;
+  private readonly poller: Poller;
   private stopped = false;
-  private polled = false;
-  private compacting = false;
 
   constructor(options: ResolvedOptions) {
     this.options = options;
-    this.reporter = new OtelReporter({
-      tracerProvider: options.tracerProvider ?? trace.getTracerProvider(),
-      meterProvider: options.meterProvider ?? metrics.getMeterProvider(),
-      stateCounts: () => this.tracker.stateCounts(),
-    });
+    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+    const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
+    this.reporter = new OtelReporter({ tracerProvider, meterProvider, stateCounts: () => this.tracker.stateCounts() });
     this.tracker = new ConnectionTracker(this.reporter, (socket) => this.observer.detach(socket));
-    this.observer = new NodeSocketObserver(this.tracker, {
-      captureStacks: options.captureStacks,
-      autoInstrument: options.autoInstrument,
-    });
-    this.detector = new CloseWaitLeakDetector(options.closeWaitThresholdMs);
+    this.observer = new NodeSocketObserver(
+      this.tracker,
+      { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
+      (server, backlog) => this.listeners.add(server, backlog),
+    );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
+    this.compactor = new StackCompactor(() => this.tracker.liveConnections());
+    const findings = new FindingSpanReporter(
+      tracerProvider.getTracer(SCOPE_NAME, VERSION),
+      meterProvider.getMeter(SCOPE_NAME, VERSION),
+      (c) => this.reporter.connectionContext(c),
+    );
+    this.poller = new Poller({
+      intervalMs: options.pollIntervalMs,
+      tracker: this.tracker,
+      listeners: this.listeners,
+      reader: this.reader,
+      detectors: detectorsFor(options),
+      findings,
+      afterDetection: () => this.compactor.run(),
+    });
     this.observer.enable();
-    // The first poll runs at once, so a missing or broken source is reported at start-up.
-    this.schedule(0);
+    this.poller.start();
   }
 
   get source(): SocklifeHandle['source'] {
@@ -68,64 +77,13 @@ class Socklife implements SocklifeHandle {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.poller.stop();
+    this.compactor.stop();
     this.observer.disable();
     for (const socket of this.tracker.stop()) this.observer.detach(socket);
+    this.listeners.clear();
     this.reporter.stop();
     if (getActive() === this) setActive(undefined);
-  }
-
-  /** Compacts the stacks of long-lived connections in slices of a few ms, never one long block. */
-  private compactStacks(openedBefore: number): void {
-    if (this.stopped || this.compacting) return;
-    try {
-      if (this.tracker.compactStacks(openedBefore, now() + STACK_COMPACT_SLICE_MS)) return;
-    } catch (error) {
-      // Runs from setImmediate too, outside the poll's guard: nothing may reach the application.
-      diag.error('socklife: could not compact creation stacks', error);
-      return;
-    }
-    this.compacting = true;
-    setImmediate(() => {
-      this.compacting = false;
-      this.compactStacks(openedBefore);
-    });
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), delayMs);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    try {
-      // The first poll always runs, to try the source; later ones only when a connection could
-      // show the kernel something socket events did not (each run of a tool forks the process).
-      const worthPolling = this.tracker.hasKernelCandidates();
-      if ((worthPolling || !this.polled) && this.reader.current !== undefined) {
-        // With nothing to look for yet, the first poll is a probe that matches no socket (port 0):
-        // it tests the source without reading every CLOSE_WAIT socket of the machine.
-        const query = worthPolling ? this.tracker.queryFor(POLLED_STATES) : PROBE_QUERY;
-        this.polled = true;
-        const reading = await this.reader.read(query);
-        if (reading !== undefined && !this.stopped) this.tracker.kernelRows(reading.rows, reading.source, now());
-      }
-      // Connections Node has closed but the kernel may still hold: only their exact port pairs.
-      const afterClose = this.tracker.afterCloseQuery();
-      if (afterClose !== undefined && this.reader.current !== undefined && !this.stopped) {
-        const reading = await this.reader.read(afterClose);
-        if (reading !== undefined && !this.stopped) this.tracker.kernelAfterCloseRows(reading.rows, now(), afterClose);
-      }
-      if (!this.stopped) {
-        for (const leak of this.detector.scan(this.tracker, now())) this.reporter.closeWaitLeak(leak);
-        this.compactStacks(now() - STACK_COMPACT_AGE_MS);
-      }
-    } catch (error) {
-      diag.error('socklife: poll failed', error);
-    } finally {
-      this.schedule(this.options.pollIntervalMs);
-    }
   }
 }
 

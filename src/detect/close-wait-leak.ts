@@ -1,6 +1,8 @@
 import type { Connection } from '../model/connection.js';
-import type { ConnectionTracker } from '../model/tracker.js';
+import type { ConnectionModel } from '../model/tracker.js';
+import type { KernelNeed } from '../poll/kernel-need.js';
 import { TcpState } from '../tcp-states.js';
+import type { Detector, PollContext } from './detector.js';
 
 /** Why a socket is stuck in CLOSE_WAIT. */
 export type CloseWaitCause =
@@ -11,6 +13,7 @@ export type CloseWaitCause =
 
 /** A connection that has stayed in CLOSE_WAIT past the threshold. */
 export interface CloseWaitLeak {
+  readonly type: 'close_wait_leak';
   readonly connection: Connection;
   readonly cause: CloseWaitCause;
   /** Epoch ms when the connection entered CLOSE_WAIT (the `'end'` event, or the first poll that saw it). */
@@ -25,23 +28,42 @@ export interface CloseWaitLeak {
   readonly detectedAt: number;
 }
 
+const CLOSE_WAIT: readonly TcpState[] = [TcpState.CloseWait];
+
 /**
  * Finds CLOSE_WAIT leaks. A closing application leaves CLOSE_WAIT within milliseconds, so
  * a connection still there after `thresholdMs` is one the code forgot. Each leak is reported
- * once.
+ * once. `end_not_called` is proved by socket events alone; `not_read_to_eof` needs the
+ * kernel, which it asks for only while a socket is not read or a connection sits in CLOSE_WAIT.
  */
-export class CloseWaitLeakDetector {
+export class CloseWaitLeakDetector implements Detector {
+  readonly name = 'close_wait_leak';
+  private readonly reported = new WeakSet<Connection>();
+
   constructor(private readonly thresholdMs: number) {}
 
-  scan(tracker: ConnectionTracker, time: number): CloseWaitLeak[] {
+  fromEvents(context: Omit<PollContext, 'counters'>): CloseWaitLeak[] {
+    return this.scan(context.model, context.time);
+  }
+
+  need(context: PollContext): KernelNeed | undefined {
+    const { model } = context;
+    if (model.connectionsIn(TcpState.CloseWait).size === 0 && !model.hasUnreadSockets()) return undefined;
+    return model.portsQuery(CLOSE_WAIT);
+  }
+
+  fromKernel(context: PollContext): CloseWaitLeak[] {
+    return this.scan(context.model, context.time);
+  }
+
+  private scan(model: ConnectionModel, time: number): CloseWaitLeak[] {
     const leaks: CloseWaitLeak[] = [];
-    for (const c of tracker.connectionsIn(TcpState.CloseWait)) {
+    for (const c of model.connectionsIn(TcpState.CloseWait)) {
       const leak = this.check(c, time);
-      if (leak !== undefined) {
-        tracker.ensureEndpoints(c);
-        c.leakReported = true;
-        leaks.push(leak);
-      }
+      if (leak === undefined) continue;
+      model.ensureEndpoints(c);
+      this.reported.add(c);
+      leaks.push(leak);
     }
     return leaks;
   }
@@ -49,7 +71,7 @@ export class CloseWaitLeakDetector {
   private check(c: Connection, time: number): CloseWaitLeak | undefined {
     const socket = c.socket;
     // A socket on its way out (end() or destroy() called, writes still flushing) is closing, not leaking.
-    if (c.leakReported || socket === undefined || c.endCalledAt !== undefined || c.destroyCalledAt !== undefined) {
+    if (this.reported.has(c) || socket === undefined || c.endCalledAt !== undefined || c.destroyCalledAt !== undefined) {
       return undefined;
     }
     let cause: CloseWaitCause;
@@ -67,6 +89,7 @@ export class CloseWaitLeakDetector {
     if (durationMs < this.thresholdMs) return undefined;
     const kernelFresh = c.kernel !== undefined && c.kernelCloseWaitPolls > 0;
     return {
+      type: 'close_wait_leak',
       connection: c,
       cause,
       since,

@@ -1,9 +1,9 @@
-import type * as net from 'node:net';
 import type { CreationStack } from '../observe/creation-stack.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketSide } from '../observe/node-sockets.js';
 import type { StateSource, TcpState } from '../tcp-states.js';
+import type { SocketView } from './socket-view.js';
 
 /** One endpoint as the model keeps it: normalised address (for matching) and port. */
 export interface ConnectionEndpoint {
@@ -48,7 +48,7 @@ export interface LookupRecord {
 
 /**
  * The per-connection record that merges socket events and kernel rows. Only the tracker
- * writes it; detectors and reporters read it.
+ * writes it; detectors and reporters read it (a reporter keeps its own state in `report`).
  */
 export interface Connection {
   readonly id: number;
@@ -57,7 +57,7 @@ export interface Connection {
   /** Swapped for its shared, formatted form once the connection has lived a while (`compactStack`). */
   creationStack: CreationStack | undefined;
   /** The socket while it is open; dropped at `'close'` so the record holds no handle. */
-  socket: net.Socket | undefined;
+  socket: SocketView | undefined;
   state: TcpState;
   stateSource: StateSource;
   stateSince: number;
@@ -106,6 +106,4 @@ export interface Connection {
   kernel: KernelView | undefined;
   /** Consecutive polls that saw this connection in CLOSE_WAIT. */
   kernelCloseWaitPolls: number;
-  /** Set by the close-wait detector so that a leak is reported once. */
-  leakReported: boolean;
 }

@@ -1,6 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
+import type { SocketView } from '../model/socket-view.js';
 import { captureCreationStack, type CreationStack } from './creation-stack.js';
 
 export type SocketSide = 'client' | 'server';
@@ -29,11 +30,14 @@ export type SocketEvent =
 /** The model side of the observer: it decides which sockets it tracks. */
 export interface SocketSink {
   /** True when the socket is already followed (a channel and a wrapper can both announce it). */
-  isTracked(socket: net.Socket): boolean;
+  isTracked(socket: SocketView): boolean;
   /** A TCP socket appeared; returns false when the sink does not want it. */
-  socketOpened(socket: net.Socket, side: SocketSide, stack: CreationStack | undefined): boolean;
-  socketEvent(socket: net.Socket, event: SocketEvent): void;
+  socketOpened(socket: SocketView, side: SocketSide, stack: CreationStack | undefined): boolean;
+  socketEvent(socket: SocketView, event: SocketEvent): void;
 }
+
+/** Where listening servers go: `requestedBacklog` as given to `listen()`, when it was. */
+export type ListenSink = (server: net.Server, requestedBacklog: number | undefined) => void;
 
 export interface NodeSocketObserverOptions {
   /** Capture the stack that created each socket. */
@@ -58,8 +62,10 @@ type PatchedMethod = 'connect' | 'end' | 'destroy' | 'resetAndDestroy';
 export class NodeSocketObserver {
   private readonly subscriptions: Subscription[] = [];
   private readonly listenStacks = new WeakMap<net.Server, CreationStack>();
-  /** Servers given to `observeServer`, with their listener, so that `disable()` can take it off. */
-  private readonly observedServers = new Map<net.Server, (socket: net.Socket) => void>();
+  /** The backlog each server's `listen()` was given, until it listens. */
+  private readonly requestedBacklogs = new WeakMap<net.Server, number>();
+  /** Servers given to `observeServer`, with their listeners, so that `disable()` can take them off. */
+  private readonly observedServers = new Map<net.Server, { readonly connection: (socket: net.Socket) => void; readonly listening: () => void }>();
   private readonly originals = new Map<PatchedMethod, unknown>();
   /** One set of listener functions shared by all sockets: no closures per socket. */
   private readonly listeners: Readonly<Record<'connect' | 'lookup' | 'timeout' | 'end' | 'finish' | 'close', (this: net.Socket, ...args: unknown[]) => void>>;
@@ -71,6 +77,7 @@ export class NodeSocketObserver {
   constructor(
     private readonly sink: SocketSink,
     private readonly options: NodeSocketObserverOptions,
+    private readonly listenSink: ListenSink = () => {},
   ) {
     // Listeners run inside the application's event emission: nothing may escape them.
     const report = (socket: net.Socket, event: SocketEvent): void => {
@@ -113,8 +120,14 @@ export class NodeSocketObserver {
   enable(): void {
     if (this.enabled) return;
     this.enabled = true;
-    if (this.options.captureStacks) {
-      // Node publishes listen() on this tracing channel synchronously inside Server.listen.
+    if (this.options.autoInstrument) {
+      // Node publishes listen() on this tracing channel: its options synchronously inside
+      // Server.listen, then the server once it listens.
+      for (const name of ['tracing:net.server.listen:start', 'tracing:net.server.listen:asyncStart']) {
+        this.subscribe(name, (message) => this.onListen(message));
+      }
+      this.subscribe('tracing:net.server.listen:asyncEnd', (message) => this.onListenDone(message));
+    } else if (this.options.captureStacks) {
       for (const name of ['tracing:net.server.listen:start', 'tracing:net.server.listen:asyncStart']) {
         this.subscribe(name, (message) => this.onListen(message));
       }
@@ -130,7 +143,10 @@ export class NodeSocketObserver {
     if (!this.enabled) return;
     this.enabled = false;
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
-    for (const [server, onConnection] of this.observedServers) server.removeListener('connection', onConnection);
+    for (const [server, listeners] of this.observedServers) {
+      server.removeListener('connection', listeners.connection);
+      server.removeListener('listening', listeners.listening);
+    }
     this.observedServers.clear();
     this.restoreSocketMethods();
   }
@@ -144,9 +160,15 @@ export class NodeSocketObserver {
     const onConnection = (socket: net.Socket): void => {
       if (this.enabled) this.adopt(socket, 'server');
     };
-    this.observedServers.set(server, onConnection);
+    const onListening = (): void => {
+      if (this.enabled) this.listening(server);
+    };
+    this.observedServers.set(server, { connection: onConnection, listening: onListening });
     // Prepended so that what the application's handler does to the socket is seen too.
     server.prependListener('connection', onConnection);
+    // Listening now, or later (again after a close and a new listen()).
+    server.on('listening', onListening);
+    if (server.listening) this.listening(server);
   }
 
 
@@ -163,10 +185,20 @@ export class NodeSocketObserver {
   }
 
   private onListen(message: unknown): void {
+    const { server, options } = (message ?? {}) as { server?: unknown; options?: { backlog?: unknown } };
+    if (!(server instanceof net.Server)) return;
+    if (this.options.captureStacks && !this.listenStacks.has(server)) this.listenStacks.set(server, captureCreationStack());
+    const backlog = options?.backlog;
+    if (typeof backlog === 'number' && Number.isInteger(backlog)) this.requestedBacklogs.set(server, backlog);
+  }
+
+  private onListenDone(message: unknown): void {
     const server = (message as { server?: unknown } | undefined)?.server;
-    if (server instanceof net.Server && !this.listenStacks.has(server)) {
-      this.listenStacks.set(server, captureCreationStack());
-    }
+    if (server instanceof net.Server) this.listening(server);
+  }
+
+  private listening(server: net.Server): void {
+    if (server.listening) this.listenSink(server, this.requestedBacklogs.get(server));
   }
 
   private onChannelSocket(message: unknown, side: SocketSide): void {
@@ -189,7 +221,8 @@ export class NodeSocketObserver {
   }
 
   /** Removes socklife's listeners from a socket (on `stop()`, or when it turns out not to be TCP). */
-  detach(socket: net.Socket): void {
+  detach(socket: SocketView): void {
+    if (!(socket instanceof net.Socket)) return;
     for (const [event, listener] of this.clientListeners) socket.removeListener(event, listener);
   }
 

@@ -40,6 +40,7 @@ export const ATTR = {
   cwnd: 'tcp.info.cwnd',
   retransmits: 'tcp.info.retransmits',
   tcpInfoAgeMs: 'tcp.info.age_ms',
+  findingType: 'tcp.finding.type',
 } as const;
 
 /** Address attributes of a connection, once its endpoints are known. */

@@ -6,7 +6,6 @@ import {
   trace,
   type Attributes,
   type Context,
-  type Counter,
   type Histogram,
   type Meter,
   type MeterProvider,
@@ -16,7 +15,6 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
 import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
@@ -26,7 +24,6 @@ import {
   closeInitiator,
   endpointAttributes,
   errorType,
-  leakAttributes,
   tcpInfoAttributes,
 } from './attributes.js';
 
@@ -74,7 +71,6 @@ export class OtelReporter implements ConnectionListener {
   private readonly meter: Meter;
   private readonly connectionDuration: Histogram;
   private readonly handshakeDuration: Histogram;
-  private readonly leakCount: Counter;
   private readonly connectionCount: ObservableUpDownCounter;
   private readonly observeCounts: (result: ObservableResult) => void;
 
@@ -88,10 +84,6 @@ export class OtelReporter implements ConnectionListener {
     this.handshakeDuration = this.meter.createHistogram('tcp.handshake.duration', {
       description: 'Time from connect() to the end of the client handshake (DNS lookup included), or to its failure.',
       unit: 's',
-    });
-    this.leakCount = this.meter.createCounter('tcp.close_wait.leak.count', {
-      description: 'Connections found stuck in CLOSE_WAIT past the threshold.',
-      unit: '{connection}',
     });
     this.connectionCount = this.meter.createObservableUpDownCounter('tcp.connection.count', {
       description: 'Open TCP connections of this process, by state.',
@@ -237,22 +229,10 @@ export class OtelReporter implements ConnectionListener {
     span.end(last.time);
   }
 
-  /** One short span per leak, in the connection's trace, ended at once: the connection may never close. */
-  closeWaitLeak(leak: CloseWaitLeak): void {
-    const c = leak.connection;
+  /** The context of a connection's open `tcp.connection` span, for a finding about it to join its trace. */
+  connectionContext(c: Connection): Context | undefined {
     const spans = openSpansOf(c);
-    const parent = spans === undefined ? ROOT_CONTEXT : contextOf(spans);
-    const span = this.tracer.startSpan(
-      'tcp.close_wait.leak',
-      { kind: SpanKind.INTERNAL, startTime: leak.since, attributes: leakAttributes(leak) },
-      parent,
-    );
-    span.setStatus({
-      code: SpanStatusCode.ERROR,
-      message: `socket in CLOSE_WAIT for ${Math.round(leak.durationMs)} ms: ${leak.cause}`,
-    });
-    span.end(leak.detectedAt);
-    this.leakCount.add(1, { [ATTR.closeWaitCause]: leak.cause, [ATTR.socketSide]: c.side });
+    return spans === undefined ? undefined : contextOf(spans);
   }
 
   /** A client's endpoints, with the host name it asked for as `server.address` when it gave one. */

@@ -8,12 +8,19 @@ export interface KernelReading {
   readonly skipped: number;
 }
 
+/** Failures in a row after which a source that may recover (a timeout, an error exit) is given up. */
+export const MAX_CONSECUTIVE_FAILURES = 3;
+
 /**
- * Reads through a chain of sources. When one fails it says so once, through `diag`, and the
- * next takes over for good; with none left, socklife carries on with socket events only.
+ * Reads through a chain of sources. A source that cannot work (missing, unreadable) is given
+ * up at once; one that fails otherwise (hangs, exits with an error) after
+ * `MAX_CONSECUTIVE_FAILURES` failures in a row, each poll meanwhile going without kernel rows.
+ * Each condition is said once, through `diag`; the next source takes over for good, and with
+ * none left socklife carries on with socket events only.
  */
 export class KernelReader {
   private index = 0;
+  private failures = 0;
   private readonly warned = new Set<string>();
 
   constructor(private readonly sources: readonly KernelSource[]) {}
@@ -28,12 +35,19 @@ export class KernelReader {
       const source = this.sources[this.index] as KernelSource;
       try {
         const result = await source.read(query);
+        this.failures = 0;
         if (result.skipped > 0) this.warnOnce(`skip:${source.name}`, `socklife: ${source.name}: skipped ${result.skipped} malformed line(s)`);
         return { source: source.name, rows: result.rows, skipped: result.skipped };
       } catch (error) {
+        const reason = error instanceof KernelSourceError ? error.message : String(error);
+        const permanent = !(error instanceof KernelSourceError) || error.permanent;
+        if (!permanent && ++this.failures < MAX_CONSECUTIVE_FAILURES) {
+          this.warnOnce(`transient:${source.name}`, `socklife: kernel source failed (${reason}); trying it again at the next poll`);
+          return undefined;
+        }
+        this.failures = 0;
         this.index++;
         const next = this.current;
-        const reason = error instanceof KernelSourceError ? error.message : String(error);
         diag.warn(
           next === undefined
             ? `socklife: kernel source failed (${reason}); no source left, continuing with socket events only`

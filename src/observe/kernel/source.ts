@@ -1,4 +1,5 @@
 import type { TcpState } from '../../tcp-states.js';
+import { matcher } from '../../poll/kernel-need.js';
 import type { ParseResult } from './rows.js';
 
 /** Names of the kernel sources, in the order `source: 'auto'` tries them. */
@@ -10,12 +11,12 @@ export interface KernelQuery {
   /** Only sockets in these states. */
   readonly states: readonly TcpState[];
   /**
-   * Only sockets whose local port is one of `localPorts` or whose peer port is one of
-   * `peerPorts`; both undefined means no port filter.
+   * Only sockets whose local port is one of `localPorts`, or whose peer port is one of
+   * `peerPorts`, or whose (local port, peer port) is one of `portPairs`; all three undefined
+   * means no port filter.
    */
   readonly localPorts?: readonly number[];
   readonly peerPorts?: readonly number[];
-  /** Only sockets with one of these (local port, peer port) pairs; replaces the port lists. */
   readonly portPairs?: readonly PortPair[];
 }
 
@@ -34,30 +35,21 @@ export interface KernelSource {
 
 /** The source could not be used (tool missing, permission, timeout, unreadable file). */
 export class KernelSourceError extends Error {
+  /** True when trying again cannot help (the tool is missing, the file unreadable). */
+  readonly permanent: boolean;
+
   constructor(
     readonly source: KernelSourceName,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; permanent?: boolean },
   ) {
     super(`${source}: ${message}`, options);
     this.name = 'KernelSourceError';
+    this.permanent = options?.permanent ?? true;
   }
 }
 
 /** Keeps the rows a source could not filter itself (a port filter that `/proc` has no way to apply). */
 export function filterRows(result: ParseResult, query: KernelQuery): ParseResult {
-  const states = new Set(query.states);
-  if (query.portPairs !== undefined) {
-    const pairs = new Set(query.portPairs.map((p) => `${p.localPort} ${p.peerPort}`));
-    return { rows: result.rows.filter((r) => states.has(r.state) && pairs.has(`${r.local.port} ${r.peer.port}`)), skipped: result.skipped };
-  }
-  const local = query.localPorts === undefined ? undefined : new Set(query.localPorts);
-  const peer = query.peerPorts === undefined ? undefined : new Set(query.peerPorts);
-  const portFilter = local !== undefined || peer !== undefined;
-  const rows = result.rows.filter(
-    (r) =>
-      states.has(r.state) &&
-      (!portFilter || (local?.has(r.local.port) ?? false) || (peer?.has(r.peer.port) ?? false)),
-  );
-  return { rows, skipped: result.skipped };
+  return { rows: result.rows.filter(matcher(query)), skipped: result.skipped };
 }

@@ -28,13 +28,11 @@ export class SsSource implements KernelSource {
 export function ssArguments(query: KernelQuery): string[] {
   const argv = ['-t', '-a', '-n', '-i', '-e', '-o', '-H'];
   for (const state of new Set(query.states)) argv.push('state', SS_FILTER_STATE_NAMES[state]);
-  const ports: string[][] =
-    query.portPairs !== undefined
-      ? query.portPairs.map((p) => ['(', 'sport', '=', `:${p.localPort}`, 'and', 'dport', '=', `:${p.peerPort}`, ')'])
-      : [
-          ...(query.localPorts ?? []).map((p) => ['sport', '=', `:${p}`]),
-          ...(query.peerPorts ?? []).map((p) => ['dport', '=', `:${p}`]),
-        ];
+  const ports: string[][] = [
+    ...(query.localPorts ?? []).map((p) => ['sport', '=', `:${p}`]),
+    ...(query.peerPorts ?? []).map((p) => ['dport', '=', `:${p}`]),
+    ...(query.portPairs ?? []).map((p) => ['(', 'sport', '=', `:${p.localPort}`, 'and', 'dport', '=', `:${p.peerPort}`, ')']),
+  ];
   if (ports.length > 0) {
     argv.push('(');
     ports.forEach((words, i) => {

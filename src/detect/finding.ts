@@ -1,0 +1,14 @@
+import type { CloseWaitLeak } from './close-wait-leak.js';
+
+/**
+ * Everything a detector can report, told apart by `type`. Each goes through the one findings
+ * path (`FindingSink`): spans, metrics and the JSON log all read the same object.
+ */
+export type Finding = CloseWaitLeak;
+
+export type FindingType = Finding['type'];
+
+/** Where findings go. */
+export interface FindingSink {
+  report(finding: Finding): void;
+}

@@ -1,0 +1,99 @@
+import type { KernelSocketRow } from '../observe/kernel/rows.js';
+import type { KernelNeed } from '../poll/kernel-need.js';
+import { TcpState } from '../tcp-states.js';
+import type { Connection, ConnectionEndpoint, StateChange } from './connection.js';
+import { guarded } from './notify.js';
+import { canReach } from './transitions.js';
+import { TupleIndex } from './tuple-index.js';
+
+/** The states a socket can be in after Node closed it. */
+export const AFTER_CLOSE_STATES: readonly TcpState[] = [
+  TcpState.FinWait1,
+  TcpState.FinWait2,
+  TcpState.Closing,
+  TcpState.TimeWait,
+  TcpState.LastAck,
+];
+
+/**
+ * Closed connections followed in the kernel at once; each poll asks for all their port pairs.
+ * A close while the list is full is not followed: under churn this samples, at no cost per connection.
+ */
+export const MAX_AFTER_CLOSE = 64;
+
+/** A closed connection the kernel may still hold, and what polls saw of it. */
+interface Followed {
+  readonly connection: IndexedConnection;
+  readonly sightings: StateChange[];
+}
+
+type IndexedConnection = Connection & { local: ConnectionEndpoint; peer: ConnectionEndpoint };
+
+/**
+ * Follows connections after Node's `'close'`, while the kernel may still hold them
+ * (TIME_WAIT, an orphan finishing its FIN exchange), by their exact port pairs. When a
+ * connection a poll saw there is gone, `onDone` gets what the polls saw, the last `closed`.
+ */
+export class AfterCloseFollower {
+  private readonly followed = new Map<Connection, Followed>();
+  private readonly byTuple = new TupleIndex<IndexedConnection>();
+
+  constructor(private readonly onDone: (connection: Connection, sightings: readonly StateChange[]) => void) {}
+
+  get size(): number {
+    return this.followed.size;
+  }
+
+  /** Starts following `c`, unless the list is full or its endpoints are unknown. */
+  follow(c: Connection): void {
+    if (this.followed.size >= MAX_AFTER_CLOSE || c.local === undefined || c.peer === undefined) return;
+    const indexed = c as IndexedConnection;
+    this.followed.set(c, { connection: indexed, sightings: [] });
+    this.byTuple.set(indexed);
+  }
+
+  /** What the next poll must ask for, or undefined when nothing is followed. */
+  need(): KernelNeed | undefined {
+    if (this.followed.size === 0) return undefined;
+    const portPairs = [...this.followed.values()].map((f) => ({ localPort: f.connection.local.port, peerPort: f.connection.peer.port }));
+    return { states: AFTER_CLOSE_STATES, portPairs };
+  }
+
+  /**
+   * Applies a poll that asked for `asked` (this follower's need at the time). A connection
+   * the poll no longer shows has left the kernel: if a poll saw it before, its after-close
+   * timeline is complete.
+   */
+  apply(rows: readonly KernelSocketRow[], time: number, asked: KernelNeed): void {
+    const seen = new Set<Connection>();
+    for (const row of rows) {
+      const c = this.byTuple.get(row.local, row.peer);
+      const entry = c === undefined ? undefined : this.followed.get(c);
+      if (c === undefined || entry === undefined) continue;
+      seen.add(c);
+      // Node's view ended at 'close'; from here only the kernel's own order counts.
+      const last = entry.sightings.at(-1)?.state;
+      if (last === undefined || (row.state !== last && canReach(last, row.state))) {
+        entry.sightings.push({ state: row.state, source: 'kernel', time });
+      }
+    }
+    const askedPairs = new Set((asked.portPairs ?? []).map((p) => `${p.localPort} ${p.peerPort}`));
+    for (const [c, entry] of this.followed) {
+      if (seen.has(c) || !askedPairs.has(`${entry.connection.local.port} ${entry.connection.peer.port}`)) continue;
+      this.drop(c);
+      if (entry.sightings.length === 0) continue;
+      entry.sightings.push({ state: TcpState.Closed, source: 'kernel', time });
+      guarded('an after-close listener', () => this.onDone(c, entry.sightings), undefined);
+    }
+  }
+
+  clear(): void {
+    this.followed.clear();
+    this.byTuple.clear();
+  }
+
+  private drop(c: Connection): void {
+    this.followed.delete(c);
+    this.byTuple.delete(c as IndexedConnection);
+  }
+}

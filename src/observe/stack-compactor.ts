@@ -1,0 +1,69 @@
+import { diag } from '@opentelemetry/api';
+import { now } from '../clock.js';
+import type { Connection } from '../model/connection.js';
+import { compactStack, isRawStack } from './creation-stack.js';
+
+/**
+ * A connection that has lived this long keeps its creation stack as shared text instead of
+ * V8's frames (which hold every caller's receiver); short-lived ones never pay the formatting.
+ */
+const COMPACT_AGE_MS = 1000;
+const SLICE_MS = 4;
+
+/**
+ * Trades the raw creation stacks of long-lived connections for their shared formatted form,
+ * in slices of a few milliseconds (never one long block of the event loop), going on where
+ * the last slice stopped.
+ */
+export class StackCompactor {
+  private sweep: Iterator<Connection> | undefined;
+  private scheduled = false;
+  private stopped = false;
+
+  constructor(private readonly connections: () => ReadonlySet<Connection>) {}
+
+  /** Starts (or goes on with) a sweep over the connections opened more than a second ago. */
+  run(): void {
+    if (this.stopped || this.scheduled) return;
+    const openedBefore = now() - COMPACT_AGE_MS;
+    this.slice(openedBefore);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.sweep = undefined;
+  }
+
+  private slice(openedBefore: number): void {
+    if (this.stopped) return;
+    let done: boolean;
+    try {
+      done = this.compact(openedBefore, now() + SLICE_MS);
+    } catch (error) {
+      // Runs from setImmediate too, outside the poll's guard: nothing may reach the application.
+      diag.error('socklife: could not compact creation stacks', error);
+      this.sweep = undefined;
+      return;
+    }
+    if (done) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.slice(openedBefore);
+    });
+  }
+
+  /** Returns false when `deadline` (epoch ms) came first. */
+  private compact(openedBefore: number, deadline: number): boolean {
+    this.sweep ??= this.connections().values();
+    let n = 0;
+    for (let next = this.sweep.next(); !next.done; next = this.sweep.next()) {
+      const c = next.value;
+      if (c.createdAt < openedBefore && isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack);
+      // Reading the clock costs too: look every 16 connections.
+      if (++n % 16 === 0 && now() > deadline) return false;
+    }
+    this.sweep = undefined;
+    return true;
+  }
+}
