@@ -10,6 +10,8 @@ export const SOURCE_OPTIONS: readonly SourceOption[] = ['auto', 'ss', 'proc', 'n
 export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   pollIntervalMs: 5000,
   closeWaitThresholdMs: 60_000,
+  timeWaitThreshold: 5000,
+  synReceivedThreshold: 128,
   source: 'auto',
   captureStacks: true,
   autoInstrument: true,
@@ -36,6 +38,8 @@ type Rule = IntegerRule | EnumRule | BooleanRule;
 const RULES = {
   pollIntervalMs: { kind: 'integer', min: 10, max: 3_600_000, unit: 'milliseconds' },
   closeWaitThresholdMs: { kind: 'integer', min: 0, max: 7 * 86_400_000, unit: 'milliseconds' },
+  timeWaitThreshold: { kind: 'integer', min: 1, max: 10_000_000, unit: 'sockets' },
+  synReceivedThreshold: { kind: 'integer', min: 1, max: 10_000_000, unit: 'sockets' },
   source: { kind: 'enum', values: SOURCE_OPTIONS },
   captureStacks: { kind: 'boolean' },
   autoInstrument: { kind: 'boolean' },

@@ -20,6 +20,10 @@ export interface SocklifeOptions {
   pollIntervalMs?: number;
   /** How long a connection may stay in CLOSE_WAIT before it is reported as a leak, in milliseconds. Default 60000. */
   closeWaitThresholdMs?: number;
+  /** TIME_WAIT sockets on one listening port, or towards one destination, at which a `tcp.time_wait.accumulation` is reported. Default 5000. */
+  timeWaitThreshold?: number;
+  /** SYN_RECEIVED sockets on one listening port at which a `tcp.listen.pressure` is reported. Default 128. */
+  synReceivedThreshold?: number;
   /** Kernel source. Default `'auto'`. */
   source?: SourceOption;
   /** Capture the stack that created each socket (named in leak reports). Default true. */
@@ -36,6 +40,8 @@ export interface SocklifeOptions {
 export interface ResolvedOptions {
   readonly pollIntervalMs: number;
   readonly closeWaitThresholdMs: number;
+  readonly timeWaitThreshold: number;
+  readonly synReceivedThreshold: number;
   readonly source: SourceOption;
   readonly captureStacks: boolean;
   readonly autoInstrument: boolean;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePortRange, parseSnmpStyle, readKernelCounters } from '../../src/observe/kernel/kernel-counters.js';
+import { parsePortRange, parseSnmpStyle, parseSockstat, readKernelCounters } from '../../src/observe/kernel/kernel-counters.js';
 import { readFixture } from './fixture.js';
 
 describe('parseSnmpStyle', () => {
@@ -29,6 +29,17 @@ describe('parseSnmpStyle', () => {
   });
 });
 
+describe('parseSockstat', () => {
+  it("reads the TCP line's fields", () => {
+    const text = 'sockets: used 9\nTCP: inuse 1 orphan 3 tw 2 alloc 1 mem 138\nUDP: inuse 0 mem 0\n';
+    expect(Object.fromEntries(parseSockstat(text))).toEqual({ inuse: 1, orphan: 3, tw: 2, alloc: 1, mem: 138 });
+  });
+  it('skips a value that is not a number, and reads nothing from other text', () => {
+    expect(Object.fromEntries(parseSockstat('TCP: inuse x tw 4\n'))).toEqual({ tw: 4 });
+    expect(parseSockstat('garbage\n').size).toBe(0);
+  });
+});
+
 describe('parsePortRange', () => {
   it('reads the two numbers', () => {
     expect(parsePortRange('32768\t60999\n')).toEqual({ low: 32768, high: 60999 });
@@ -45,10 +56,11 @@ describe('readKernelCounters', () => {
     expect(counters.listenOverflows).toBeTypeOf('number');
     expect(counters.listenDrops).toBeTypeOf('number');
     expect(counters.ephemeralPortRange?.low).toBeLessThan(counters.ephemeralPortRange?.high ?? 0);
+    expect(counters.timeWaitNow).toBeTypeOf('number');
   });
 
   it('leaves fields undefined when files are missing, and does not reject', async () => {
-    const counters = await readKernelCounters({ snmp: '/nonexistent/snmp', netstat: '/nonexistent/netstat', portRange: '/nonexistent' });
+    const counters = await readKernelCounters({ snmp: '/nonexistent/snmp', netstat: '/nonexistent/netstat', portRange: '/nonexistent', sockstat: '/nonexistent' });
     expect(Object.values(counters).every((v) => v === undefined)).toBe(true);
   });
 });

@@ -34,6 +34,23 @@ export function parseSnmpStyle(text: string): SnmpCounters {
   return tables;
 }
 
+/**
+ * `/proc/net/sockstat`: `TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1`, names and values
+ * alternating on one line per protocol. Returns the TCP line's fields.
+ */
+export function parseSockstat(text: string): Map<string, number> {
+  const fields = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('TCP:')) continue;
+    const words = line.slice(4).trim().split(/\s+/);
+    for (let i = 0; i + 1 < words.length; i += 2) {
+      const value = words[i + 1] as string;
+      if (/^\d+$/.test(value)) fields.set(words[i] as string, Number(value));
+    }
+  }
+  return fields;
+}
+
 export interface PortRange {
   readonly low: number;
   readonly high: number;
@@ -71,28 +88,36 @@ export interface KernelCounters {
   readonly timeWaitsFinished?: number;
   /** Ephemeral port range for connect(). */
   readonly ephemeralPortRange?: PortRange;
+  /** `/proc/net/sockstat` TCP `tw`: TIME_WAIT sockets now, in the whole network namespace. */
+  readonly timeWaitNow?: number;
+  /** `/proc/net/sockstat` TCP `orphan`: sockets no process holds any more, finishing their close. */
+  readonly orphansNow?: number;
 }
 
 export interface KernelCounterPaths {
   readonly snmp: string;
   readonly netstat: string;
   readonly portRange: string;
+  readonly sockstat: string;
 }
 
 const DEFAULT_PATHS: KernelCounterPaths = {
   snmp: '/proc/net/snmp',
   netstat: '/proc/net/netstat',
   portRange: '/proc/sys/net/ipv4/ip_local_port_range',
+  sockstat: '/proc/net/sockstat',
 };
 
 /** Reads the counters; a file that cannot be read or parsed leaves its fields undefined. Never rejects. */
 export async function readKernelCounters(paths: Partial<KernelCounterPaths> = {}): Promise<KernelCounters> {
-  const { snmp, netstat, portRange } = { ...DEFAULT_PATHS, ...paths };
-  const [snmpText, netstatText, portRangeText] = await Promise.all([
+  const { snmp, netstat, portRange, sockstat } = { ...DEFAULT_PATHS, ...paths };
+  const [snmpText, netstatText, portRangeText, sockstatText] = await Promise.all([
     readOrEmpty(snmp),
     readOrEmpty(netstat),
     readOrEmpty(portRange),
+    readOrEmpty(sockstat),
   ]);
+  const tcpSockets = parseSockstat(sockstatText);
   const tcp = parseSnmpStyle(snmpText).get('Tcp');
   const tcpExt = parseSnmpStyle(netstatText).get('TcpExt');
   return {
@@ -107,6 +132,8 @@ export async function readKernelCounters(paths: Partial<KernelCounterPaths> = {}
     outRsts: tcp?.get('OutRsts'),
     timeWaitsFinished: tcpExt?.get('TW'),
     ephemeralPortRange: parsePortRange(portRangeText),
+    timeWaitNow: tcpSockets.get('tw'),
+    orphansNow: tcpSockets.get('orphan'),
   };
 }
 
