@@ -62,6 +62,8 @@ type PatchedMethod = 'connect' | 'end' | 'destroy' | 'resetAndDestroy';
 export class NodeSocketObserver {
   private readonly subscriptions: Subscription[] = [];
   private readonly listenStacks = new WeakMap<net.Server, CreationStack>();
+  /** end()/destroy() calls on accepted sockets not yet announced (inside a 'connection' handler). */
+  private readonly earlyCalls = new WeakMap<net.Socket, SocketEvent[]>();
   /** The backlog each server's `listen()` was given, until it listens. */
   private readonly requestedBacklogs = new WeakMap<net.Server, number>();
   /** Servers given to `observeServer`, with their listeners, so that `disable()` can take them off. */
@@ -218,6 +220,10 @@ export class NodeSocketObserver {
     // has added its own listeners, and FIN byte counts must be taken before they write.
     const listeners = side === 'client' ? this.clientListeners : this.serverListeners;
     for (const [event, listener] of listeners) socket.prependListener(event, listener);
+    const early = this.earlyCalls.get(socket);
+    if (early === undefined) return;
+    this.earlyCalls.delete(socket);
+    for (const called of early) this.sink.socketEvent(socket, called);
   }
 
   /** Removes socklife's listeners from a socket (on `stop()`, or when it turns out not to be TCP). */
@@ -252,6 +258,14 @@ export class NodeSocketObserver {
       const event = events[method];
       const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
       this.originals.set(method, hadOwn ? original : undefined);
+      // An accepted socket is announced only after the 'connection' handlers ran: what they
+      // called on it (end(), resetAndDestroy()) waits here and is told at adoption.
+      const earlyCall = (socket: net.Socket, called: SocketEvent): void => {
+        if (!this.enabled || (socket as net.Socket & { server?: unknown }).server === undefined) return;
+        const pending = this.earlyCalls.get(socket);
+        if (pending === undefined) this.earlyCalls.set(socket, [called]);
+        else if (pending.length < MAX_EARLY_CALLS) pending.push(called);
+      };
       const adoptClient = (socket: net.Socket, args: unknown[], wrapper: (...args: never[]) => unknown): void => {
         if (!this.enabled) return;
         this.adopt(socket, 'client', wrapper);
@@ -260,7 +274,8 @@ export class NodeSocketObserver {
       const wrapped = function (this: net.Socket, ...args: unknown[]): unknown {
         try {
           if (event === undefined) adoptClient(this, args, wrapped);
-          else sink.socketEvent(this, event);
+          else if (sink.isTracked(this)) sink.socketEvent(this, event);
+          else earlyCall(this, event);
         } catch {
           // Never let bookkeeping break the application's call.
         }
@@ -285,6 +300,8 @@ export class NodeSocketObserver {
 }
 
 const SOCKLIFE_WRAPPED = Symbol.for('socklife.wrapped');
+/** end(), destroy(), resetAndDestroy(): a handler calls each at most a few times. */
+const MAX_EARLY_CALLS = 4;
 const CONNECT: SocketEvent = Object.freeze({ type: 'connect' });
 const TIMEOUT: SocketEvent = Object.freeze({ type: 'timeout' });
 const END: SocketEvent = Object.freeze({ type: 'end' });
