@@ -1,3 +1,4 @@
+import { SPAN_POLICIES } from './report/span-policy.js';
 import type { ResolvedOptions, SocklifeOptions, SourceOption } from './types.js';
 
 export const SOURCE_OPTIONS: readonly SourceOption[] = ['auto', 'ss', 'proc', 'netstat', 'none'];
@@ -13,6 +14,9 @@ export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   timeWaitThreshold: 5000,
   synReceivedThreshold: 128,
   source: 'auto',
+  spans: 'anomalies',
+  slowHandshakeMs: 1000,
+  requireParentSpan: false,
   captureStacks: true,
   autoInstrument: true,
   tracerProvider: undefined,
@@ -41,6 +45,9 @@ const RULES = {
   timeWaitThreshold: { kind: 'integer', min: 1, max: 10_000_000, unit: 'sockets' },
   synReceivedThreshold: { kind: 'integer', min: 1, max: 10_000_000, unit: 'sockets' },
   source: { kind: 'enum', values: SOURCE_OPTIONS },
+  spans: { kind: 'enum', values: SPAN_POLICIES },
+  slowHandshakeMs: { kind: 'integer', min: 0, max: 3_600_000, unit: 'milliseconds' },
+  requireParentSpan: { kind: 'boolean' },
   captureStacks: { kind: 'boolean' },
   autoInstrument: { kind: 'boolean' },
 } as const satisfies Record<string, Rule>;

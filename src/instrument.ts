@@ -39,7 +39,14 @@ class Socklife implements SocklifeHandle {
     this.options = options;
     const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
     const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
-    this.reporter = new OtelReporter({ tracerProvider, meterProvider, stateCounts: () => this.tracker.stateCounts() });
+    this.reporter = new OtelReporter({
+      tracerProvider,
+      meterProvider,
+      spans: options.spans,
+      slowHandshakeMs: options.slowHandshakeMs,
+      requireParentSpan: options.requireParentSpan,
+      stateCounts: () => this.tracker.stateCounts(),
+    });
     this.tracker = new ConnectionTracker(this.reporter, (socket) => this.observer.detach(socket));
     this.observer = new NodeSocketObserver(
       this.tracker,

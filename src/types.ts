@@ -1,5 +1,8 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type * as net from 'node:net';
+import type { SpanPolicy } from './report/span-policy.js';
+
+export type { SpanPolicy };
 
 /** Where kernel socket state comes from. */
 export type SourceOption =
@@ -26,6 +29,12 @@ export interface SocklifeOptions {
   synReceivedThreshold?: number;
   /** Kernel source. Default `'auto'`. */
   source?: SourceOption;
+  /** Which spans are made: `'findings'` only, `'anomalies'` (findings plus the spans of notable connections) or `'all'` connections. Default `'anomalies'`. */
+  spans?: SpanPolicy;
+  /** Under `'anomalies'`, a client handshake slower than this makes its connection notable, in milliseconds. Default 1000. */
+  slowHandshakeMs?: number;
+  /** Make no client connection spans without an active parent span. Default false. */
+  requireParentSpan?: boolean;
   /** Capture the stack that created each socket (named in leak reports). Default true. */
   captureStacks?: boolean;
   /** Follow every TCP socket of the process through `diagnostics_channel`; false: only servers given to `instrumentServer()`. Default true. */
@@ -43,6 +52,9 @@ export interface ResolvedOptions {
   readonly timeWaitThreshold: number;
   readonly synReceivedThreshold: number;
   readonly source: SourceOption;
+  readonly spans: SpanPolicy;
+  readonly slowHandshakeMs: number;
+  readonly requireParentSpan: boolean;
   readonly captureStacks: boolean;
   readonly autoInstrument: boolean;
   readonly tracerProvider: TracerProvider | undefined;

@@ -4,6 +4,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  ProxyTracerProvider,
   type Attributes,
   type Context,
   type Histogram,
@@ -19,6 +20,7 @@ import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
 import { VERSION } from '../version.js';
+import { isNotable, type SpanPolicy } from './span-policy.js';
 import {
   ATTR,
   closeInitiator,
@@ -32,6 +34,12 @@ export const SCOPE_NAME = 'socklife';
 export interface OtelReporterOptions {
   readonly tracerProvider: TracerProvider;
   readonly meterProvider: MeterProvider;
+  /** Which connections get spans. */
+  readonly spans: SpanPolicy;
+  /** Under `anomalies`, a client handshake slower than this makes its connection notable. */
+  readonly slowHandshakeMs: number;
+  /** Make no client connection span without an active parent span. */
+  readonly requireParentSpan: boolean;
   /** Live connection counts by state, read when metrics are collected. */
   readonly stateCounts: () => ReadonlyMap<TcpState, number>;
 }
@@ -48,9 +56,23 @@ interface ConnectionSpans {
   halfClose: Span | undefined;
 }
 
-function spansOf(c: Connection): ConnectionSpans | undefined {
-  return c.report as ConnectionSpans | undefined;
+/**
+ * A connection whose spans wait until it turns out notable (the `anomalies` policy): the
+ * parent context it was opened in, and its state changes with their real times. Everything
+ * else its spans need is on the record.
+ */
+class DeferredSpans {
+  readonly changes: StateChange[] = [];
+  constructor(readonly parent: Context) {}
 }
+
+function spansOf(c: Connection): ConnectionSpans | undefined {
+  const report = c.report as ConnectionSpans | DeferredSpans | undefined;
+  return report instanceof DeferredSpans ? undefined : report;
+}
+
+/** The provider a ProxyTracerProvider forwards to while no SDK is registered. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 
 /** The spans of a connection whose `tcp.connection` span is still open. */
 function openSpansOf(c: Connection): ConnectionSpans | undefined {
@@ -63,10 +85,15 @@ function contextOf(spans: ConnectionSpans): Context {
 }
 
 /**
- * Turns the model's lifecycle and the detectors' findings into OpenTelemetry spans and
- * metrics. With no SDK registered the spans are non-recording and nothing is kept.
+ * Turns the model's lifecycle into OpenTelemetry spans and metrics. With no SDK registered
+ * the spans are non-recording and nothing is kept. Under the `anomalies` policy a connection
+ * makes no span object until it turns out notable (at close, or when a finding names it);
+ * its spans are then made with their real times, through the same code as under `all`.
  */
 export class OtelReporter implements ConnectionListener {
+  private readonly provider: TracerProvider;
+  /** True while a deferred connection's past is replayed into its spans (metrics already counted it). */
+  private replaying = false;
   private readonly tracer: Tracer;
   private readonly meter: Meter;
   private readonly connectionDuration: Histogram;
@@ -74,7 +101,8 @@ export class OtelReporter implements ConnectionListener {
   private readonly connectionCount: ObservableUpDownCounter;
   private readonly observeCounts: (result: ObservableResult) => void;
 
-  constructor(options: OtelReporterOptions) {
+  constructor(private readonly options: OtelReporterOptions) {
+    this.provider = options.tracerProvider;
     this.tracer = options.tracerProvider.getTracer(SCOPE_NAME, VERSION);
     this.meter = options.meterProvider.getMeter(SCOPE_NAME, VERSION);
     this.connectionDuration = this.meter.createHistogram('tcp.connection.duration', {
@@ -101,9 +129,29 @@ export class OtelReporter implements ConnectionListener {
   }
 
   opened(c: Connection): boolean {
+    const { spans: policy, requireParentSpan } = this.options;
+    if (policy === 'findings') return false;
     const client = c.side === 'client';
     // A client connection belongs to whatever the caller was doing; an accepted one starts a trace.
     const parent = client ? context.active() : ROOT_CONTEXT;
+    if (client && requireParentSpan && trace.getSpan(parent) === undefined) return false;
+    if (policy === 'anomalies') {
+      // With no SDK there is nothing to defer: keep nothing, as a non-recording span would.
+      if (!this.sdkRegistered()) return false;
+      c.report = new DeferredSpans(parent);
+      return true;
+    }
+    return this.startSpans(c, parent);
+  }
+
+  /** True unless the provider is the global one with no SDK behind it. */
+  private sdkRegistered(): boolean {
+    return !(this.provider instanceof ProxyTracerProvider) || this.provider.getDelegate() !== NOOP_TRACER_PROVIDER;
+  }
+
+  /** Makes a connection's spans, as they begin; false when the SDK does not record them. */
+  private startSpans(c: Connection, parent: Context): boolean {
+    const client = c.side === 'client';
     const span = this.tracer.startSpan(
       'tcp.connection',
       { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, startTime: c.createdAt, attributes: { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side } },
@@ -135,6 +183,12 @@ export class OtelReporter implements ConnectionListener {
   }
 
   stateChanged(c: Connection, change: StateChange): void {
+    // The handshake metric counts every client, recorded or not.
+    if (change.state === 'established' && c.side === 'client' && !this.replaying) this.recordHandshake(c, change.time, undefined);
+    if (c.report instanceof DeferredSpans) {
+      c.report.changes.push(change);
+      return;
+    }
     const spans = openSpansOf(c);
     if (spans === undefined) return;
     spans.connection.addEvent('tcp.state_change', stateChangeAttributes(change.state, change.source), change.time);
@@ -167,14 +221,15 @@ export class OtelReporter implements ConnectionListener {
     const attributes: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side };
     if (c.closeReason !== undefined) attributes[ATTR.closeReason] = c.closeReason;
     this.connectionDuration.record(Math.max(0, end - c.createdAt) / 1000, attributes);
-    const spans = openSpansOf(c);
     const handshakeFailed = c.side === 'client' && c.connectedAt === undefined;
     const handshakeError = handshakeFailed ? (c.error ?? new HandshakeAborted(c.closeReason)) : undefined;
-    if (spans === undefined) {
-      // No span, but the handshake metric counts the failure the same way.
-      if (handshakeError !== undefined) this.recordHandshake(c, end, handshakeError);
-      return false;
+    if (handshakeError !== undefined) this.recordHandshake(c, end, handshakeError);
+    if (c.report instanceof DeferredSpans) {
+      if (isNotable(c, this.options.slowHandshakeMs)) this.materialize(c, c.report);
+      else c.report = undefined;
     }
+    const spans = openSpansOf(c);
+    if (spans === undefined) return false;
     spans.open = false;
     if (handshakeFailed) {
       // A failed handshake: the endpoints come from getsockname() and the connect() target.
@@ -229,10 +284,32 @@ export class OtelReporter implements ConnectionListener {
     span.end(last.time);
   }
 
-  /** The context of a connection's open `tcp.connection` span, for a finding about it to join its trace. */
+  /**
+   * The context of a connection's open `tcp.connection` span, for a finding about it to join
+   * its trace. A finding makes a deferred connection notable: its spans are made now.
+   */
   connectionContext(c: Connection): Context | undefined {
+    if (c.report instanceof DeferredSpans) this.materialize(c, c.report);
     const spans = openSpansOf(c);
     return spans === undefined ? undefined : contextOf(spans);
+  }
+
+  /**
+   * Makes a deferred connection's spans as `all` would have made them: replays what it saw,
+   * each with its real time, through the same methods. From here on it is recorded live.
+   */
+  private materialize(c: Connection, deferred: DeferredSpans): void {
+    c.report = undefined;
+    if (!this.startSpans(c, deferred.parent)) return;
+    this.replaying = true;
+    try {
+      if (c.lookup !== undefined) this.lookedUp(c);
+      for (const change of deferred.changes) this.stateChanged(c, change);
+      if (c.firstFin !== undefined) this.finSeen(c, c.firstFin);
+      if (c.secondFin !== undefined) this.finSeen(c, c.secondFin);
+    } finally {
+      this.replaying = false;
+    }
   }
 
   /** A client's endpoints, with the host name it asked for as `server.address` when it gave one. */
@@ -252,7 +329,6 @@ export class OtelReporter implements ConnectionListener {
       handshake.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
     }
     handshake.end(end);
-    this.recordHandshake(c, end, error);
   }
 
   private recordHandshake(c: Connection, end: number, error: Error | undefined): void {

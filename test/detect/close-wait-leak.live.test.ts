@@ -269,12 +269,14 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
     await new Promise((r) => setTimeout(r, server.keepAliveTimeout + THRESHOLD_MS + 4 * POLL_MS));
 
     expect(leakSpans()).toEqual([]);
-    const connections = telemetry.spans('tcp.connection');
-    expect(connections.filter((s) => s.kind === SpanKind.CLIENT).length).toBeGreaterThanOrEqual(7);
-    expect(connections.filter((s) => s.kind === SpanKind.SERVER).length).toBeGreaterThanOrEqual(7);
-    for (const span of connections) {
-      expect(span.attributes['network.transport']).toBe('tcp');
-      expect(span.attributes['tcp.close.reason']).toBeDefined();
-    }
+    // Under the default span policy healthy connections make no spans; the metrics count them all.
+    expect(telemetry.spans('tcp.connection')).toEqual([]);
+    const durations = await telemetry.metric('tcp.connection.duration');
+    const closed = (side: string) =>
+      (durations?.dataPoints ?? [])
+        .filter((p) => p.attributes['tcp.connection.side'] === side)
+        .reduce((n, p) => n + (p.value as { count: number }).count, 0);
+    expect(closed('client')).toBeGreaterThanOrEqual(7);
+    expect(closed('server')).toBeGreaterThanOrEqual(7);
   });
 });

@@ -54,6 +54,7 @@ beforeAll(async () => {
       env: {
         SOCKLIFE_POLL_INTERVAL_MS: '20',
         SOCKLIFE_SOURCE: 'ss',
+        SOCKLIFE_SPANS: 'all',
         SCENARIO_DROPPED_PORT: String(DROPPED_PORT),
         SCENARIO_SETTLE_MS: '400',
       },

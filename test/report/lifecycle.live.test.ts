@@ -26,6 +26,8 @@ beforeEach(() => {
     pollIntervalMs: 50,
     closeWaitThresholdMs: 60_000,
     source: 'ss',
+    // Every connection's spans: this file is about their content (test/report/span-policy.live.test.ts covers which are made).
+    spans: 'all',
   });
 });
 
