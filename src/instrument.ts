@@ -1,4 +1,4 @@
-import { diag, metrics, trace } from '@opentelemetry/api';
+import { diag, metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
@@ -11,9 +11,9 @@ import { NodeSocketObserver } from './observe/node-sockets.js';
 import { StackCompactor } from './observe/stack-compactor.js';
 import { Poller } from './poll/poller.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
-import { OtelReporter, SCOPE_NAME } from './report/otel-reporter.js';
+import { OtelReporter } from './report/otel-reporter.js';
+import { Providers } from './report/providers.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
-import { VERSION } from './version.js';
 
 /** The detectors a running instrumentation drives; a new detector is added here. */
 function detectorsFor(options: ResolvedOptions): Detector[] {
@@ -29,6 +29,7 @@ class Socklife implements SocklifeHandle {
   private readonly observer: NodeSocketObserver;
   private readonly tracker: ConnectionTracker;
   private readonly listeners = new ListeningSockets();
+  private readonly providers: Providers;
   private readonly reporter: OtelReporter;
   private readonly reader: KernelReader;
   private readonly compactor: StackCompactor;
@@ -37,11 +38,9 @@ class Socklife implements SocklifeHandle {
 
   constructor(options: ResolvedOptions) {
     this.options = options;
-    const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
-    const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
+    this.providers = new Providers(options.tracerProvider ?? trace.getTracerProvider(), options.meterProvider ?? metrics.getMeterProvider());
     this.reporter = new OtelReporter({
-      tracerProvider,
-      meterProvider,
+      providers: this.providers,
       spans: options.spans,
       slowHandshakeMs: options.slowHandshakeMs,
       requireParentSpan: options.requireParentSpan,
@@ -55,11 +54,7 @@ class Socklife implements SocklifeHandle {
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.compactor = new StackCompactor(() => this.tracker.liveConnections());
-    const findings = new FindingSpanReporter(
-      tracerProvider.getTracer(SCOPE_NAME, VERSION),
-      meterProvider.getMeter(SCOPE_NAME, VERSION),
-      (c) => this.reporter.connectionContext(c),
-    );
+    const findings = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
@@ -77,6 +72,14 @@ class Socklife implements SocklifeHandle {
     return this.reader.current ?? 'none';
   }
 
+  setTracerProvider(provider: TracerProvider): void {
+    this.providers.setTracerProvider(provider);
+  }
+
+  setMeterProvider(provider: MeterProvider): void {
+    this.providers.setMeterProvider(provider);
+  }
+
   instrumentServer(server: net.Server): void {
     if (!this.stopped) this.observer.observeServer(server);
   }
@@ -85,11 +88,12 @@ class Socklife implements SocklifeHandle {
     if (this.stopped) return;
     this.stopped = true;
     this.poller.stop();
+    this.reader.stop();
     this.compactor.stop();
     this.observer.disable();
     for (const socket of this.tracker.stop()) this.observer.detach(socket);
     this.listeners.clear();
-    this.reporter.stop();
+    this.providers.stop();
     if (getActive() === this) setActive(undefined);
   }
 }

@@ -69,6 +69,16 @@ export interface SocklifeHandle {
   readonly source: 'ss' | 'proc' | 'netstat' | 'none';
   /** Follows the connections this server accepts (an `http.Server` is a `net.Server`). */
   instrumentServer(server: net.Server): void;
+  /** Sends spans from now on to this provider (spans already open end where they began). */
+  setTracerProvider(provider: TracerProvider): void;
+  /** Makes socklife's instruments on this provider from now on. */
+  setMeterProvider(provider: MeterProvider): void;
   /** Stops polling, unsubscribes, restores patched methods and forgets every connection. */
   stop(): void;
+}
+
+/** Options of `SocklifeInstrumentation`: those of `instrument()`, and whether to start at once. */
+export interface SocklifeInstrumentationConfig extends SocklifeOptions {
+  /** Start when made, as OpenTelemetry instrumentations do. Default true. */
+  enabled?: boolean;
 }

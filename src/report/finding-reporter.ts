@@ -1,7 +1,8 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, leakAttributes } from './attributes.js';
+import type { Providers } from './providers.js';
 
 /** The span that tells one finding. */
 export interface FindingSpan {
@@ -39,15 +40,18 @@ export function findingSpan(finding: Finding): FindingSpan {
  * connection it is about when there is one, and counts them by type.
  */
 export class FindingSpanReporter implements FindingSink {
-  private readonly findingCount: Counter;
-  private readonly leakCount: Counter;
+  private findingCount!: Counter;
+  private leakCount!: Counter;
 
   constructor(
-    private readonly tracer: Tracer,
-    meter: Meter,
+    private readonly providers: Providers,
     /** The context of a connection's open `tcp.connection` span, when one is recorded. */
     private readonly connectionContext: (c: Connection) => Context | undefined,
   ) {
+    providers.bindMeter((meter) => this.bindMeter(meter));
+  }
+
+  private bindMeter(meter: Meter): () => void {
     this.findingCount = meter.createCounter('tcp.finding.count', {
       description: 'Findings reported, by type.',
       unit: '{finding}',
@@ -56,6 +60,7 @@ export class FindingSpanReporter implements FindingSink {
       description: 'Connections found stuck in CLOSE_WAIT past the threshold.',
       unit: '{connection}',
     });
+    return () => {};
   }
 
   report(finding: Finding): void {
@@ -66,7 +71,7 @@ export class FindingSpanReporter implements FindingSink {
     }
     const spec = findingSpan(finding);
     const parent = (spec.connection === undefined ? undefined : this.connectionContext(spec.connection)) ?? ROOT_CONTEXT;
-    const span = this.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes: spec.attributes }, parent);
+    const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes: spec.attributes }, parent);
     span.setStatus({ code: SpanStatusCode.ERROR, message: spec.errorMessage });
     span.end(spec.endTime);
   }

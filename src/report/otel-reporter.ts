@@ -9,17 +9,14 @@ import {
   type Context,
   type Histogram,
   type Meter,
-  type MeterProvider,
   type ObservableResult,
-  type ObservableUpDownCounter,
   type Span,
   type Tracer,
-  type TracerProvider,
 } from '@opentelemetry/api';
 import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
-import { VERSION } from '../version.js';
+import type { Providers } from './providers.js';
 import { isNotable, type SpanPolicy } from './span-policy.js';
 import {
   ATTR,
@@ -29,11 +26,10 @@ import {
   tcpInfoAttributes,
 } from './attributes.js';
 
-export const SCOPE_NAME = 'socklife';
+export { SCOPE_NAME } from './providers.js';
 
 export interface OtelReporterOptions {
-  readonly tracerProvider: TracerProvider;
-  readonly meterProvider: MeterProvider;
+  readonly providers: Providers;
   /** Which connections get spans. */
   readonly spans: SpanPolicy;
   /** Under `anomalies`, a client handshake slower than this makes its connection notable. */
@@ -91,41 +87,40 @@ function contextOf(spans: ConnectionSpans): Context {
  * its spans are then made with their real times, through the same code as under `all`.
  */
 export class OtelReporter implements ConnectionListener {
-  private readonly provider: TracerProvider;
+  private readonly providers: Providers;
   /** True while a deferred connection's past is replayed into its spans (metrics already counted it). */
   private replaying = false;
-  private readonly tracer: Tracer;
-  private readonly meter: Meter;
-  private readonly connectionDuration: Histogram;
-  private readonly handshakeDuration: Histogram;
-  private readonly connectionCount: ObservableUpDownCounter;
-  private readonly observeCounts: (result: ObservableResult) => void;
+  private connectionDuration!: Histogram;
+  private handshakeDuration!: Histogram;
 
   constructor(private readonly options: OtelReporterOptions) {
-    this.provider = options.tracerProvider;
-    this.tracer = options.tracerProvider.getTracer(SCOPE_NAME, VERSION);
-    this.meter = options.meterProvider.getMeter(SCOPE_NAME, VERSION);
-    this.connectionDuration = this.meter.createHistogram('tcp.connection.duration', {
+    this.providers = options.providers;
+    this.providers.bindMeter((meter) => this.bindMeter(meter));
+  }
+
+  private get tracer(): Tracer {
+    return this.providers.tracer;
+  }
+
+  private bindMeter(meter: Meter): () => void {
+    this.connectionDuration = meter.createHistogram('tcp.connection.duration', {
       description: 'Time from connect()/accept to close of TCP connections.',
       unit: 's',
     });
-    this.handshakeDuration = this.meter.createHistogram('tcp.handshake.duration', {
+    this.handshakeDuration = meter.createHistogram('tcp.handshake.duration', {
       description: 'Time from connect() to the end of the client handshake (DNS lookup included), or to its failure.',
       unit: 's',
     });
-    this.connectionCount = this.meter.createObservableUpDownCounter('tcp.connection.count', {
+    const connectionCount = meter.createObservableUpDownCounter('tcp.connection.count', {
       description: 'Open TCP connections of this process, by state.',
       unit: '{connection}',
     });
-    const stateCounts = options.stateCounts;
-    this.observeCounts = (result) => {
+    const stateCounts = this.options.stateCounts;
+    const observe = (result: ObservableResult): void => {
       for (const [state, count] of stateCounts()) result.observe(count, { [ATTR.connectionState]: state });
     };
-    this.connectionCount.addCallback(this.observeCounts);
-  }
-
-  stop(): void {
-    this.connectionCount.removeCallback(this.observeCounts);
+    connectionCount.addCallback(observe);
+    return () => connectionCount.removeCallback(observe);
   }
 
   opened(c: Connection): boolean {
@@ -146,7 +141,8 @@ export class OtelReporter implements ConnectionListener {
 
   /** True unless the provider is the global one with no SDK behind it. */
   private sdkRegistered(): boolean {
-    return !(this.provider instanceof ProxyTracerProvider) || this.provider.getDelegate() !== NOOP_TRACER_PROVIDER;
+    const provider = this.providers.tracerProvider;
+    return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER;
   }
 
   /** Makes a connection's spans, as they begin; false when the SDK does not record them. */

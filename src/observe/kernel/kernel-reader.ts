@@ -21,6 +21,7 @@ export const MAX_CONSECUTIVE_FAILURES = 3;
 export class KernelReader {
   private index = 0;
   private failures = 0;
+  private readonly aborter = new AbortController();
   private readonly warned = new Set<string>();
 
   constructor(private readonly sources: readonly KernelSource[]) {}
@@ -30,15 +31,21 @@ export class KernelReader {
     return this.sources[this.index]?.name;
   }
 
+  /** Stops a read in flight (its child process killed) and every later one. */
+  stop(): void {
+    this.aborter.abort();
+  }
+
   async read(query: KernelQuery): Promise<KernelReading | undefined> {
-    while (this.index < this.sources.length) {
+    while (this.index < this.sources.length && !this.aborter.signal.aborted) {
       const source = this.sources[this.index] as KernelSource;
       try {
-        const result = await source.read(query);
+        const result = await source.read(query, this.aborter.signal);
         this.failures = 0;
         if (result.skipped > 0) this.warnOnce(`skip:${source.name}`, `socklife: ${source.name}: skipped ${result.skipped} malformed line(s)`);
         return { source: source.name, rows: result.rows, skipped: result.skipped };
       } catch (error) {
+        if (this.aborter.signal.aborted) return undefined;
         const reason = error instanceof KernelSourceError ? error.message : String(error);
         const permanent = !(error instanceof KernelSourceError) || error.permanent;
         if (!permanent && ++this.failures < MAX_CONSECUTIVE_FAILURES) {

@@ -13,8 +13,8 @@ export class NetstatSource implements KernelSource {
     private readonly platform: NodeJS.Platform = process.platform,
   ) {}
 
-  async read(query: KernelQuery): Promise<ParseResult> {
-    const stdout = await runTool(this.name, this.command, netstatArguments(this.platform), this.timeoutMs);
+  async read(query: KernelQuery, signal?: AbortSignal): Promise<ParseResult> {
+    const stdout = await runTool(this.name, this.command, netstatArguments(this.platform), this.timeoutMs, signal);
     const parsed = this.platform === 'darwin' ? parseNetstatBsd(stdout) : parseNetstatLinux(stdout);
     return filterRows(parsed, query);
   }

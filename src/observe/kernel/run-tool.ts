@@ -34,10 +34,13 @@ export async function runTool(
   command: string,
   argv: readonly string[],
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<string> {
   const execa = await loadExeca();
+  signal?.throwIfAborted();
   let deadline: NodeJS.Timeout | undefined;
   let abandon: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     const subprocess = execa(command, argv, {
       maxBuffer: MAX_OUTPUT_BYTES,
@@ -57,6 +60,11 @@ export async function runTool(
         abandon.unref();
       }, timeoutMs);
       deadline.unref();
+      onAbort = () => {
+        killGroup(subprocess.pid);
+        reject(new ToolAborted());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
     const result = await Promise.race([subprocess, timedOut]);
     return result.stdout;
@@ -67,10 +75,12 @@ export async function runTool(
   } finally {
     clearTimeout(deadline);
     clearTimeout(abandon);
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
 }
 
 class ToolTimeout extends Error {}
+class ToolAborted extends Error {}
 
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
@@ -83,6 +93,7 @@ function killGroup(pid: number | undefined): void {
 
 function describeFailure(command: string, error: unknown, timeoutMs: number): string {
   if (error instanceof ToolTimeout) return `${command} did not finish within ${timeoutMs} ms; killed and abandoned`;
+  if (error instanceof ToolAborted) return `${command} stopped: socklife is stopping`;
   if (typeof error !== 'object' || error === null) return `${command} failed`;
   const e = error as { code?: unknown; signal?: unknown; timedOut?: unknown; exitCode?: unknown; stderr?: unknown; shortMessage?: unknown };
   if (e.code === 'ENOENT') return `${command} not found on PATH`;

@@ -29,8 +29,11 @@ export interface PortPair {
 /** A way to read the kernel's TCP table. Implementations do I/O; parsing is in pure functions. */
 export interface KernelSource {
   readonly name: KernelSourceName;
-  /** Reads the rows the query asks for. Rejects with `KernelSourceError` when the source cannot run. */
-  read(query: KernelQuery): Promise<ParseResult>;
+  /**
+   * Reads the rows the query asks for. Rejects with `KernelSourceError` when the source cannot
+   * run, or at once when `signal` aborts (its child process, if any, is killed).
+   */
+  read(query: KernelQuery, signal?: AbortSignal): Promise<ParseResult>;
 }
 
 /** The source could not be used (tool missing, permission, timeout, unreadable file). */

@@ -12,8 +12,8 @@ export class SsSource implements KernelSource {
     private readonly timeoutMs = 5000,
   ) {}
 
-  async read(query: KernelQuery): Promise<ParseResult> {
-    const stdout = await runTool(this.name, this.command, ssArguments(query), this.timeoutMs);
+  async read(query: KernelQuery, signal?: AbortSignal): Promise<ParseResult> {
+    const stdout = await runTool(this.name, this.command, ssArguments(query), this.timeoutMs, signal);
     // One distinct state in the filter makes ss drop the State column.
     const states = new Set(query.states);
     const impliedState = states.size === 1 ? query.states[0] : undefined;
