@@ -17,6 +17,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   spans: 'anomalies',
   slowHandshakeMs: 1000,
   requireParentSpan: false,
+  log: undefined,
   captureStacks: true,
   autoInstrument: true,
   tracerProvider: undefined,
@@ -36,7 +37,11 @@ interface EnumRule {
 interface BooleanRule {
   readonly kind: 'boolean';
 }
-type Rule = IntegerRule | EnumRule | BooleanRule;
+/** `'stderr'`, or a file path. */
+interface LogTargetRule {
+  readonly kind: 'log-target';
+}
+type Rule = IntegerRule | EnumRule | BooleanRule | LogTargetRule;
 
 /** The options that also come from the environment, with what each allows. */
 const RULES = {
@@ -48,6 +53,7 @@ const RULES = {
   spans: { kind: 'enum', values: SPAN_POLICIES },
   slowHandshakeMs: { kind: 'integer', min: 0, max: 3_600_000, unit: 'milliseconds' },
   requireParentSpan: { kind: 'boolean' },
+  log: { kind: 'log-target' },
   captureStacks: { kind: 'boolean' },
   autoInstrument: { kind: 'boolean' },
 } as const satisfies Record<string, Rule>;
@@ -63,6 +69,8 @@ function allowed(rule: Rule): string {
       return `one of ${rule.values.map((v) => `'${v}'`).join(', ')}`;
     case 'boolean':
       return 'true or false';
+    case 'log-target':
+      return "'stderr' or the path of a file";
   }
 }
 
@@ -74,6 +82,8 @@ function isValid(rule: Rule, value: unknown): boolean {
       return typeof value === 'string' && rule.values.includes(value);
     case 'boolean':
       return typeof value === 'boolean';
+    case 'log-target':
+      return typeof value === 'string' && value.trim() !== '' && !value.includes('\0');
   }
 }
 
@@ -167,6 +177,8 @@ function parseEnvValue(rule: Rule, raw: string): unknown {
       if (lower === 'false' || lower === '0') return false;
       return undefined;
     }
+    case 'log-target':
+      return raw;
   }
 }
 

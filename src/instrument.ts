@@ -10,7 +10,9 @@ import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
 import { StackCompactor } from './observe/stack-compactor.js';
 import { Poller } from './poll/poller.js';
+import { JsonFindingLog } from './report/finding-log.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
+import { FindingFanOut } from './report/findings.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
@@ -30,6 +32,7 @@ class Socklife implements SocklifeHandle {
   private readonly tracker: ConnectionTracker;
   private readonly listeners = new ListeningSockets();
   private readonly providers: Providers;
+  private readonly log: JsonFindingLog | undefined;
   private readonly reporter: OtelReporter;
   private readonly reader: KernelReader;
   private readonly compactor: StackCompactor;
@@ -54,7 +57,9 @@ class Socklife implements SocklifeHandle {
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.compactor = new StackCompactor(() => this.tracker.liveConnections());
-    const findings = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
+    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log);
+    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
+    const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
@@ -94,6 +99,7 @@ class Socklife implements SocklifeHandle {
     for (const socket of this.tracker.stop()) this.observer.detach(socket);
     this.listeners.clear();
     this.providers.stop();
+    this.log?.stop();
     if (getActive() === this) setActive(undefined);
   }
 }

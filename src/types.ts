@@ -35,6 +35,8 @@ export interface SocklifeOptions {
   slowHandshakeMs?: number;
   /** Make no client connection spans without an active parent span. Default false. */
   requireParentSpan?: boolean;
+  /** Also write each finding as one JSON line: `'stderr'`, or the path of a file to append to. Default: off. */
+  log?: string;
   /** Capture the stack that created each socket (named in leak reports). Default true. */
   captureStacks?: boolean;
   /** Follow every TCP socket of the process through `diagnostics_channel`; false: only servers given to `instrumentServer()`. Default true. */
@@ -55,6 +57,7 @@ export interface ResolvedOptions {
   readonly spans: SpanPolicy;
   readonly slowHandshakeMs: number;
   readonly requireParentSpan: boolean;
+  readonly log: string | undefined;
   readonly captureStacks: boolean;
   readonly autoInstrument: boolean;
   readonly tracerProvider: TracerProvider | undefined;

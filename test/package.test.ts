@@ -19,6 +19,8 @@ function installedVersion(name: string): string {
 describe('the packed package, installed into an empty project', () => {
   let work: string;
   let project: string;
+  /** A project with socklife alone (npm adds its peer, the API): no SDK installed at all. */
+  let bare: string;
   let tarballFiles: string[];
 
   beforeAll(async () => {
@@ -54,6 +56,10 @@ describe('the packed package, installed into an empty project', () => {
       ],
       { cwd: project },
     );
+    bare = join(work, 'bare');
+    mkdirSync(bare);
+    writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'bare', version: '1.0.0', private: true }));
+    await execa('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, info.filename)], { cwd: bare });
   }, 180_000);
 
   afterAll(() => {
@@ -125,6 +131,29 @@ describe('the packed package, installed into an empty project', () => {
       const attributes = JSON.parse(stdout) as Record<string, unknown>;
       expect(attributes['tcp.close_wait.cause']).toBe('end_not_called');
       expect(attributes['tcp.connection.side']).toBe('server');
+    });
+  }
+
+  const leakingAppNoSdk = `
+    const net = require('node:net');
+    const server = net.createServer({ allowHalfOpen: true }, () => {}).listen(0, '127.0.0.1', () => {
+      net.connect(server.address().port, '127.0.0.1', function () { this.end(); });
+    });
+    setTimeout(() => process.exit(0), 1500);
+  `;
+
+  for (const flag of ['--require', '--import']) {
+    it(`with no SDK installed, writes findings as JSON lines under node ${flag} socklife/register and SOCKLIFE_LOG=stderr`, async () => {
+      expect(existsSync(join(bare, 'node_modules', '@opentelemetry', 'sdk-trace-base'))).toBe(false);
+      const file = join(bare, 'leaking-app.cjs');
+      writeFileSync(file, leakingAppNoSdk);
+      const { stderr } = await execa(process.execPath, [flag, 'socklife/register', file], {
+        cwd: bare,
+        env: { SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS: '0', SOCKLIFE_POLL_INTERVAL_MS: '50', SOCKLIFE_LOG: 'stderr' },
+        timeout: 20_000,
+      });
+      const [line] = stderr.split('\n').filter((l) => l.startsWith('{'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({ type: 'close_wait_leak', cause: 'end_not_called', side: 'server' });
     });
   }
 });

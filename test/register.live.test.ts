@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,5 +73,65 @@ describe.skipIf(skip)('socklife/register', () => {
     expect(diagnostics[0]).toMatch(/ss: ss not found on PATH\); no source left, continuing with socket events only/);
     // The half-open leak is visible from events alone; the unread stream needs a kernel source.
     expect(causes(leaks)).toEqual(['end_not_called']);
+  });
+});
+
+describe.skipIf(skip)('SOCKLIFE_LOG: findings as JSON lines, no SDK registered', () => {
+  interface Line {
+    time: string;
+    type: string;
+    cause: string;
+    side: string;
+    message: string;
+    local: { address: string; port: number };
+    peer: { address: string; port: number };
+    frame: { function: string; file: string; line: number };
+    attributes: Record<string, unknown>;
+  }
+
+  async function runNoSdk(flag: string, log: string) {
+    const result = await execa(process.execPath, [flag, 'socklife/register', join(__dirname, 'programs', 'leaks-no-sdk.cjs')], {
+      env: { ...ENV, SOCKLIFE_LOG: log },
+      reject: false,
+      timeout: 15_000,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    // "client <local port> -> <server port>" for each of the two connections.
+    const clients = result.stdout.split('\n').flatMap((l) => {
+      const m = /^client (\d+) -> (\d+)$/.exec(l);
+      return m === null ? [] : [{ clientPort: Number(m[1]), serverPort: Number(m[2]) }];
+    });
+    const text = log === 'stderr' ? result.stderr : readFileSync(log, 'utf8');
+    const lines = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    return { lines, clients, stderr: result.stderr };
+  }
+
+  function check(lines: Line[], clients: Array<{ clientPort: number; serverPort: number }>) {
+    expect(lines.map((l) => l.cause).sort()).toEqual(['end_not_called', 'not_read_to_eof']);
+    for (const line of lines) {
+      expect(line.type).toBe('close_wait_leak');
+      expect(Number.isNaN(Date.parse(line.time))).toBe(false);
+      expect(line.side).toBe('server');
+      expect(line.message).toMatch(/^socket in CLOSE_WAIT for \d+ ms: /);
+      expect(line.frame.file).toMatch(/leaks-no-sdk\.cjs$/);
+      expect(['startHalfOpenServer', 'startNeverReadingServer']).toContain(line.frame.function);
+      // The endpoints are the real ones: the server's port, the client's port as the peer.
+      expect(clients).toContainEqual({ clientPort: line.peer.port, serverPort: line.local.port });
+      expect(line.attributes['tcp.close_wait.duration_ms']).toBeTypeOf('number');
+      expect(line.attributes['code.stacktrace']).toBeUndefined();
+    }
+  }
+
+  it.each([['--require'], ['--import']])('%s socklife/register with SOCKLIFE_LOG=stderr', async (flag) => {
+    const { lines, clients } = await runNoSdk(flag, 'stderr');
+    expect(clients).toHaveLength(2);
+    check(lines, clients);
+  });
+
+  it('SOCKLIFE_LOG=<file> appends to the file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'socklife-log-')), 'findings.jsonl');
+    const { lines, clients, stderr } = await runNoSdk('--require', file);
+    check(lines, clients);
+    expect(stderr).toBe('');
   });
 });
