@@ -130,6 +130,35 @@ describe.skipIf(skip)('socklife doctor on a leaking server and its peer', () => 
   });
 });
 
+describe.skipIf(skip)('socklife doctor on a server that never reads', () => {
+  let server: Program;
+  let peer: Program;
+
+  beforeAll(async () => {
+    assertBuilt();
+    server = await startProgram('half-open-server.cjs', ['--pause-on-connect']);
+    peer = await startProgram('peer.cjs', ['--port', String(server.ready.port), '--connections', '2', '--half-close', '--bytes', '5']);
+    await vi.waitFor(
+      async () => expect((await ssTable()).filter((r) => r.state === 'close_wait' && r.local.port === server.ready.port && r.recvQ === 6)).toHaveLength(2),
+      { timeout: 5000, interval: 50 },
+    );
+  });
+
+  afterAll(async () => {
+    await peer?.stop();
+    await server?.stop();
+  });
+
+  it('counts the bytes left unread, without the FIN that Recv-Q also counts', async () => {
+    const report = json<DoctorReport>(await runCli(['doctor', '--pid', String(server.pid), '--json', '--close-wait-threshold-ms', '0']));
+    const closeWait = report.findings[0] as SocketFinding;
+    expect(closeWait.sockets.map((s) => [s.recvQ, s.unreadBytes])).toEqual([
+      [6, 5],
+      [6, 5],
+    ]);
+  });
+});
+
 describe.skipIf(skip)('socklife doctor on a healthy process', () => {
   let server: Program;
   let peer: Program;
