@@ -1,7 +1,7 @@
 // Builds the CommonJS and ES module trees with tsc and marks each folder's module type,
 // so that `require` and `import` each load a native build (no require(esm) needed).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -14,3 +14,5 @@ for (const [config, type] of [['tsconfig.build-cjs.json', 'commonjs'], ['tsconfi
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/package.json`, JSON.stringify({ type }) + '\n');
 }
+// The `socklife` command (package.json "bin") runs straight from a checkout too.
+chmodSync('dist/cjs/cli/main.js', 0o755);

@@ -134,6 +134,14 @@ describe('the packed package, installed into an empty project', () => {
     });
   }
 
+  it('installs the socklife command, which runs', async () => {
+    expect(tarballFiles).toContain('dist/cjs/cli/main.js');
+    const { stdout, exitCode } = await execa(join(bare, 'node_modules', '.bin', 'socklife'), ['--help'], { cwd: bare, reject: false });
+    expect(exitCode).toBe(0);
+    expect(stdout).toMatch(/doctor/);
+    expect(stdout).toMatch(/states/);
+  });
+
   const leakingAppNoSdk = `
     const net = require('node:net');
     const server = net.createServer({ allowHalfOpen: true }, () => {}).listen(0, '127.0.0.1', () => {
