@@ -40,7 +40,7 @@ describe.skipIf(skip)('socklife/register', () => {
     expect(causes(leaks)).toEqual(['end_not_called', 'not_read_to_eof']);
     const functions = leaks.map((l) => l.attributes['code.function.name']).sort();
     expect(functions).toEqual(['startHalfOpenServer', 'startNeverReadingServer']);
-    for (const leak of leaks) expect(String(leak.attributes['code.file.path'])).toMatch(/leak-reporter\.cjs$/);
+    for (const leak of leaks) expect(String(leak.attributes['code.file.path'])).toMatch(/two-leaks\.cjs$/);
     expect(stderr).not.toMatch(/socklife/);
   });
 
@@ -90,7 +90,7 @@ describe.skipIf(skip)('SOCKLIFE_LOG: findings as JSON lines, no SDK registered',
   }
 
   async function runNoSdk(flag: string, log: string) {
-    const result = await execa(process.execPath, [flag, 'socklife/register', join(__dirname, 'programs', 'leaks-no-sdk.cjs')], {
+    const result = await execa(process.execPath, [flag, 'socklife/register', join(__dirname, 'programs', 'two-leaks.cjs')], {
       env: { ...ENV, SOCKLIFE_LOG: log },
       reject: false,
       timeout: 15_000,
@@ -113,7 +113,7 @@ describe.skipIf(skip)('SOCKLIFE_LOG: findings as JSON lines, no SDK registered',
       expect(Number.isNaN(Date.parse(line.time))).toBe(false);
       expect(line.side).toBe('server');
       expect(line.message).toMatch(/^socket in CLOSE_WAIT for \d+ ms: /);
-      expect(line.frame.file).toMatch(/leaks-no-sdk\.cjs$/);
+      expect(line.frame.file).toMatch(/two-leaks\.cjs$/);
       expect(['startHalfOpenServer', 'startNeverReadingServer']).toContain(line.frame.function);
       // The endpoints are the real ones: the server's port, the client's port as the peer.
       expect(clients).toContainEqual({ clientPort: line.peer.port, serverPort: line.local.port });

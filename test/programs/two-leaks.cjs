@@ -1,5 +1,6 @@
-// The two CLOSE_WAIT bugs of leak-reporter.cjs, in a program that registers no OpenTelemetry
-// SDK: under `--require socklife/register` with SOCKLIFE_LOG set, its findings still come out.
+// A program with two CLOSE_WAIT bugs: a half-open server that never calls end(), and a server
+// that never reads. It registers no OpenTelemetry SDK: under `--require socklife/register` with
+// SOCKLIFE_LOG set its findings still come out; leak-reporter.cjs runs it with an SDK.
 const net = require('node:net');
 
 function startHalfOpenServer() {
