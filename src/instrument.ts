@@ -3,21 +3,39 @@ import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
+import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
+import { isClusterWorker } from './observe/cluster-worker.js';
+import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
 import { StackCompactor } from './observe/stack-compactor.js';
 import { Poller } from './poll/poller.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
+import { ListenMetrics } from './report/listen-metrics.js';
 import { OtelReporter, SCOPE_NAME } from './report/otel-reporter.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 import { VERSION } from './version.js';
 
+/** What detectors share with the running instrumentation, which stops them. */
+interface DetectorParts {
+  readonly stalls: StallSource;
+  readonly listenFigures: ListenFiguresSink;
+}
+
 /** The detectors a running instrumentation drives; a new detector is added here. */
-function detectorsFor(options: ResolvedOptions): Detector[] {
-  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs)];
+function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[] {
+  return [
+    new CloseWaitLeakDetector(options.closeWaitThresholdMs),
+    new ListenPressureDetector({
+      synReceivedThreshold: options.synReceivedThreshold,
+      stalls: parts.stalls,
+      figures: parts.listenFigures,
+      shared: isClusterWorker(),
+    }),
+  ];
 }
 
 /**
@@ -33,6 +51,8 @@ class Socklife implements SocklifeHandle {
   private readonly reader: KernelReader;
   private readonly compactor: StackCompactor;
   private readonly poller: Poller;
+  private readonly stalls = new EventLoopStalls();
+  private readonly listenMetrics: ListenMetrics;
   private stopped = false;
 
   constructor(options: ResolvedOptions) {
@@ -53,12 +73,13 @@ class Socklife implements SocklifeHandle {
       meterProvider.getMeter(SCOPE_NAME, VERSION),
       (c) => this.reporter.connectionContext(c),
     );
+    this.listenMetrics = new ListenMetrics(meterProvider.getMeter(SCOPE_NAME, VERSION));
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
       listeners: this.listeners,
       reader: this.reader,
-      detectors: detectorsFor(options),
+      detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics }),
       findings,
       afterDetection: () => this.compactor.run(),
     });
@@ -78,6 +99,8 @@ class Socklife implements SocklifeHandle {
     if (this.stopped) return;
     this.stopped = true;
     this.poller.stop();
+    this.stalls.stop();
+    this.listenMetrics.stop();
     this.compactor.stop();
     this.observer.disable();
     for (const socket of this.tracker.stop()) this.observer.detach(socket);
