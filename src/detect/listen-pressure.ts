@@ -1,5 +1,6 @@
 import type { ListeningSocket } from '../model/listening-sockets.js';
 import type { StallSource } from '../observe/event-loop-stalls.js';
+import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../poll/kernel-need.js';
 import { TcpState } from '../tcp-states.js';
@@ -52,7 +53,11 @@ export interface ListenPressure {
   readonly overflows: number | undefined;
   /** Rise of `ListenDrops`, likewise (it includes the overflows). */
   readonly drops: number | undefined;
-  /** The longest event-loop stall since the previous poll (or held-back report), in ms. */
+  /**
+   * The longest event-loop stall measured at this poll or the one before (or while the report
+   * was held back), in ms. A stall can end before a poll reads the counters it raised, or while
+   * a read is out, so that the counters show it one poll later: looking back one poll covers both.
+   */
   readonly stallMs: number | undefined;
   /** True in a `cluster` worker: other workers share the listener and see the same figures. */
   readonly shared: boolean;
@@ -61,8 +66,9 @@ export interface ListenPressure {
   readonly detectedAt: number;
 }
 
-/** Everything one poll saw about this process's listeners, for the metrics. */
+/** What one poll knows about this process's listeners, for the metrics. */
 export interface ListenPoll {
+  /** The last figures read for each listener (this poll's, when it read the rows); none for a listener never read. */
   readonly listeners: readonly ListenerFigures[];
   /** Rise of `ListenOverflows` since the previous poll; undefined at the first read (the baseline) or when unreadable. */
   readonly overflows: number | undefined;
@@ -78,7 +84,10 @@ export interface ListenFiguresSink {
 export interface ListenPressureOptions {
   /** SYN_RECEIVED sockets on one listener at which it is reported. */
   readonly synReceivedThreshold: number;
-  /** While the pressure lasts, a listener is reported at most once per this many ms. Default 60 000. */
+  /**
+   * While the pressure lasts, a listener is reported at most once per this many ms, plus once
+   * for each reason the reports of that interval did not name yet. Default 60 000.
+   */
   readonly reportIntervalMs?: number;
   /** Measures event-loop stalls; started while the process listens. */
   readonly stalls?: StallSource;
@@ -113,6 +122,11 @@ class CounterDelta {
     return this.last !== undefined;
   }
 
+  /** True when `value` is above the last one taken (without taking it). */
+  rises(value: number | undefined): boolean {
+    return value !== undefined && this.last !== undefined && value > this.last;
+  }
+
   /** The rise since the previous readable value; undefined at the first (the baseline) and when unreadable. */
   take(value: number | undefined): number | undefined {
     if (value === undefined) return undefined;
@@ -139,15 +153,22 @@ interface Pending {
 interface Episode {
   /** The first poll of the current run of polls that saw pressure. */
   since: number | undefined;
-  lastReportAt: number | undefined;
+  /** When the current rate-limit interval began (its first report). */
+  intervalStart: number | undefined;
+  /** The reasons reported in the current interval (at most four). */
+  readonly reported: Set<ListenPressureReason>;
 }
 
 /**
  * Finds listening sockets under pressure: SYN_RECEIVED piling up, an accept queue near its
  * backlog, and listen overflows or drops (the namespace's cumulative counters: the first read
- * is the baseline, so nothing from before socklife started is reported). Asks the kernel, in
- * the kernel's own filter, for the LISTEN and SYN_RECEIVED rows of this process's listening
- * ports, and for the counters, only while the process listens.
+ * is the baseline, so nothing from before socklife started is reported).
+ *
+ * While the process listens it reads the counters at every poll (file reads). It asks the
+ * kernel for the LISTEN and SYN_RECEIVED rows of its listening ports (filtered in the kernel)
+ * only when the counters show where pressure shows first (a SYN-ACK retransmitted, a SYN
+ * cookie sent for a full SYN queue, an overflow, a drop), and then at every poll until its
+ * listeners look idle again: a healthy server runs no `ss` for it.
  *
  * The counters cannot be pinned to a socket: with one listener an overflow is reported on it;
  * with several, once, on a finding that names no listener but all the ports.
@@ -156,6 +177,12 @@ export class ListenPressureDetector implements Detector {
   readonly name = 'listen_pressure';
   private readonly overflows = new CounterDelta();
   private readonly drops = new CounterDelta();
+  private readonly synRetrans = new CounterDelta();
+  private readonly synCookies = new CounterDelta();
+  /** The last rows read showed a listener not idle (a handshake, or a connection waiting for accept()). */
+  private busy = false;
+  /** The last figures read for each listener, for the metrics: one per listener. */
+  private readonly lastRead = new Map<string, ListenerFigures>();
   /** When the counters were last read: an overflow seen now happened after it. */
   private countersReadAt: number | undefined;
   private pending: Pending | undefined;
@@ -164,6 +191,10 @@ export class ListenPressureDetector implements Detector {
   /** The ports the last `need` asked rows for: a listener that came after has no rows yet. */
   private askedPorts: ReadonlySet<number> = new Set();
   private readonly reportIntervalMs: number;
+  /** When this poll read the counters (just after `wantsCounters`). */
+  private readAt: number | undefined;
+  /** The stall measured at the previous poll. */
+  private previousStall: number | undefined;
 
   constructor(private readonly options: ListenPressureOptions) {
     this.reportIntervalMs = options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
@@ -171,15 +202,31 @@ export class ListenPressureDetector implements Detector {
 
   wantsCounters(context: Omit<PollContext, 'counters'>): boolean {
     const listening = context.listeners.all().length > 0;
-    if (listening) this.options.stalls?.start();
-    else this.forget();
+    if (listening) {
+      this.options.stalls?.start();
+      this.readAt = context.time;
+    } else {
+      this.forget();
+    }
     return listening;
   }
 
   need(context: PollContext): KernelNeed | undefined {
     const ports = context.listeners.ports();
-    this.askedPorts = new Set(ports);
-    return ports.length === 0 ? undefined : { states: LISTEN_STATES, localPorts: ports };
+    const read = ports.length > 0 && (this.busy || this.countersSayLook(context.counters));
+    this.askedPorts = new Set(read ? ports : []);
+    return read ? { states: LISTEN_STATES, localPorts: ports } : undefined;
+  }
+
+  /** A rise, since the last poll, of a counter where listen pressure shows first. */
+  private countersSayLook(counters: KernelCounters | undefined): boolean {
+    if (counters === undefined) return false;
+    return (
+      this.synRetrans.rises(counters.synRetrans) ||
+      this.synCookies.rises(counters.synQueueFullCookies) ||
+      this.overflows.rises(counters.listenOverflows) ||
+      this.drops.rises(counters.listenDrops)
+    );
   }
 
   fromKernel(context: PollContext, rows: readonly KernelSocketRow[] | undefined): ListenPressure[] {
@@ -191,17 +238,24 @@ export class ListenPressureDetector implements Detector {
     const time = context.time;
     const overflows = this.overflows.take(context.counters?.listenOverflows);
     const drops = this.drops.take(context.counters?.listenDrops);
-    const stallMs = this.options.stalls?.takeLongestMs();
+    this.synRetrans.take(context.counters?.synRetrans);
+    this.synCookies.take(context.counters?.synQueueFullCookies);
+    const readAt = this.readAt ?? time;
+    this.readAt = undefined;
+    // Taken after the reads, so that a stall that ended while they were out is in.
+    const measured = this.options.stalls?.takeLongestMs();
+    const stallMs = longest(measured, this.previousStall);
+    this.previousStall = measured;
     const figures = figuresOf(listeners, rows, this.askedPorts);
-    this.options.figures?.observe({ listeners: figures, overflows, drops, shared: this.options.shared });
+    this.options.figures?.observe({ listeners: this.remember(figures), overflows, drops, shared: this.options.shared });
 
     if ((overflows ?? 0) > 0 || (drops ?? 0) > 0) {
-      this.pending ??= { overflows: 0, drops: 0, since: this.countersReadAt ?? time, stallMs: undefined };
+      this.pending ??= { overflows: 0, drops: 0, since: this.countersReadAt ?? readAt, stallMs: undefined };
       this.pending.overflows += overflows ?? 0;
       this.pending.drops += drops ?? 0;
     }
-    if (this.pending !== undefined && stallMs !== undefined) this.pending.stallMs = Math.max(this.pending.stallMs ?? 0, stallMs);
-    if (context.counters?.listenOverflows !== undefined || context.counters?.listenDrops !== undefined) this.countersReadAt = time;
+    if (this.pending !== undefined) this.pending.stallMs = longest(this.pending.stallMs, stallMs);
+    if (context.counters?.listenOverflows !== undefined || context.counters?.listenDrops !== undefined) this.countersReadAt = readAt;
 
     const ports = [...new Set(figures.map((f) => f.port))].sort((a, b) => a - b);
     const pinned = figures.length === 1;
@@ -236,13 +290,36 @@ export class ListenPressureDetector implements Detector {
     return findings;
   }
 
+  /** Keeps what this poll read (and whether it saw anything going on); returns the last figures read for each listener. */
+  private remember(figures: readonly ListenerFigures[]): ListenerFigures[] {
+    const read = figures.filter((f) => f.synReceived !== undefined);
+    if (read.length > 0) this.busy = read.some((f) => (f.synReceived ?? 0) > 0 || (f.acceptQueue ?? 0) > 0);
+    const known: ListenerFigures[] = [];
+    const keys = new Set<string>();
+    for (const f of figures) {
+      const key = `${f.address} ${f.port}`;
+      keys.add(key);
+      if (f.synReceived !== undefined) this.lastRead.set(key, f);
+      const last = this.lastRead.get(key);
+      if (last !== undefined) known.push(last);
+    }
+    for (const key of this.lastRead.keys()) if (!keys.has(key)) this.lastRead.delete(key);
+    return known;
+  }
+
   /** Forgets everything: when nothing listens the counters are not read, so their next read is a new baseline. */
   private forget(): void {
     this.options.stalls?.stop();
     this.overflows.reset();
     this.drops.reset();
+    this.synRetrans.reset();
+    this.synCookies.reset();
+    this.busy = false;
+    this.lastRead.clear();
     this.countersReadAt = undefined;
     this.pending = undefined;
+    this.previousStall = undefined;
+    this.readAt = undefined;
     this.episodes.clear();
   }
 
@@ -277,7 +354,7 @@ export class ListenPressureDetector implements Detector {
     carried: Pending | undefined,
     stallMs: number | undefined,
   ): Omit<ListenPressure, 'listener' | 'overflows' | 'drops'> {
-    const stall = carried?.stallMs === undefined ? stallMs : Math.max(carried.stallMs, stallMs ?? 0);
+    const stall = longest(carried?.stallMs, stallMs);
     return {
       type: 'listen_pressure',
       ports,
@@ -291,8 +368,9 @@ export class ListenPressureDetector implements Detector {
   }
 
   /**
-   * Runs the rate limit for one subject: with `reasons`, it reports (`make`) unless it did
-   * so less than `reportIntervalMs` ago; without, its run of pressure ends.
+   * Runs the rate limit for one subject: with `reasons`, it reports (`make`) when its last
+   * interval is over, or when a reason comes up that this interval's reports did not name (an
+   * accept queue that now overflows); without, its run of pressure ends.
    */
   private episode(
     key: string,
@@ -306,14 +384,23 @@ export class ListenPressureDetector implements Detector {
       return undefined;
     }
     if (episode === undefined) {
-      episode = { since: undefined, lastReportAt: undefined };
+      episode = { since: undefined, intervalStart: undefined, reported: new Set() };
       this.episodes.set(key, episode);
     }
     episode.since ??= time;
-    if (episode.lastReportAt !== undefined && time - episode.lastReportAt < this.reportIntervalMs) return undefined;
-    episode.lastReportAt = time;
+    if (episode.intervalStart === undefined || time - episode.intervalStart >= this.reportIntervalMs) {
+      episode.intervalStart = time;
+      episode.reported.clear();
+    } else if (reasons.every((r) => episode.reported.has(r))) {
+      return undefined;
+    }
+    for (const r of reasons) episode.reported.add(r);
     return make(episode.since);
   }
+}
+
+function longest(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 /** One entry per address and port: two servers can share a listener (a cluster worker's). */

@@ -63,7 +63,11 @@ function synRows(address: string, port: number, count: number): KernelSocketRow[
   }));
 }
 
-/** A detector driven the way the poller drives it, the kernel's filter applied to the rows given. */
+/**
+ * A detector driven the way the poller drives it, the kernel's filter applied to the rows
+ * given. Unless a test says otherwise the kernel keeps retransmitting SYN-ACKs (TCPSynRetrans
+ * rises at every poll), which makes the detector read the rows at every poll after the first.
+ */
 function setup(options: Partial<ListenPressureOptions> = {}) {
   const clock = new Clock();
   const listeners = new ListeningSockets();
@@ -78,22 +82,31 @@ function setup(options: Partial<ListenPressureOptions> = {}) {
     ...options,
   });
   const { tracker } = model();
+  const kernel = { retransmitting: true, synRetrans: 0 };
+  /** Whether the last poll asked for rows. */
+  let asked = false;
   const listen = (host: string, port: number): FakeServer => {
     const server = new FakeServer(host, port);
     listeners.add(server, undefined);
     return server;
   };
-  /** One poll; `rows: undefined` is a poll where no kernel source answered. */
-  const poll = (rows: KernelSocketRow[] | undefined, counters?: KernelCounters, advanceMs = 100): ListenPressure[] => {
+  /**
+   * One poll; `rows: undefined` is a poll where no kernel source answered. `whileReading`
+   * runs between the counters read and the answer of the rows (while `ss` runs).
+   */
+  const poll = (rows: KernelSocketRow[] | undefined, counters?: KernelCounters, advanceMs = 100, whileReading?: () => void): ListenPressure[] => {
     const time = clock.advance(advanceMs);
     const base = { model: tracker, listeners, time };
     const wants = detector.wantsCounters(base);
-    const context: PollContext = { ...base, counters: wants ? counters : undefined };
+    if (kernel.retransmitting) kernel.synRetrans++;
+    const context: PollContext = { ...base, counters: wants ? { synRetrans: kernel.synRetrans, ...counters } : undefined };
     const need = detector.need(context);
+    asked = need !== undefined;
     if (need === undefined && context.counters === undefined) return [];
+    whileReading?.();
     return detector.fromKernel(context, need === undefined || rows === undefined ? undefined : rowsFor(rows, need));
   };
-  return { clock, listeners, stalls, polls, detector, listen, poll };
+  return { clock, listeners, stalls, polls, detector, kernel, listen, poll, asked: () => asked };
 }
 
 function counters(listenOverflows: number, listenDrops = listenOverflows): KernelCounters {
@@ -109,14 +122,58 @@ describe('what it asks the kernel for', () => {
     expect(s.stalls.running).toBe(false);
   });
 
-  it('LISTEN and SYN_RECEIVED rows of its listening ports, and the counters, while it listens', () => {
+  it('the counters at every poll while it listens, and starts the stall monitor', () => {
     const s = setup();
     s.listen('::', 8080);
-    s.listen('127.0.0.1', 9090);
     const base = { model: new ConnectionTracker(new RecordingListener()), listeners: s.listeners, time: 1 };
     expect(s.detector.wantsCounters(base)).toBe(true);
     expect(s.stalls.running).toBe(true);
-    expect(s.detector.need({ ...base, counters: undefined })).toEqual({ states: ['listen', 'syn_received'], localPorts: [8080, 9090] });
+  });
+
+  it('no rows while the counters show nothing: a healthy server runs no ss for it', () => {
+    const s = setup();
+    s.kernel.retransmitting = false;
+    s.listen('::', 8080);
+    for (let i = 0; i < 5; i++) {
+      s.poll([listenRow('*', 8080, 0, 511)], counters(7, 9));
+      expect(s.asked()).toBe(false);
+    }
+    // Nothing read, nothing to tell the metrics about the listener.
+    expect(s.polls.at(-1)?.listeners).toEqual([]);
+  });
+
+  it.each([
+    ['a SYN-ACK retransmitted', { synRetrans: 11 }],
+    ['a SYN cookie sent for a full SYN queue', { synQueueFullCookies: 4 }],
+    ['a listen overflow', { listenOverflows: 8, listenDrops: 8 }],
+    ['a listen drop', { listenDrops: 1 }],
+  ])('the LISTEN and SYN_RECEIVED rows of every listening port, filtered in the kernel, at the poll whose counters show %s', (_what, rise) => {
+    const s = setup();
+    s.kernel.retransmitting = false;
+    s.listen('::', 8080);
+    s.listen('127.0.0.1', 9090);
+    const quiet = { synRetrans: 10, synQueueFullCookies: 3, listenOverflows: 7, listenDrops: 0 };
+    s.poll([], quiet);
+    s.poll([], quiet);
+    expect(s.asked()).toBe(false);
+    const base = { model: new ConnectionTracker(new RecordingListener()), listeners: s.listeners, time: s.clock.advance(100) };
+    s.detector.wantsCounters(base);
+    expect(s.detector.need({ ...base, counters: { ...quiet, ...rise } })).toEqual({ states: ['listen', 'syn_received'], localPorts: [8080, 9090] });
+  });
+
+  it('goes on reading the rows at every poll until its listeners look idle', () => {
+    const s = setup({ synReceivedThreshold: 100 });
+    s.listen('127.0.0.1', 8080);
+    s.poll([]);
+    s.poll([listenRow('127.0.0.1', 8080, 0, 511), ...synRows('127.0.0.1', 8080, 2)]);
+    expect(s.asked()).toBe(true);
+    s.kernel.retransmitting = false;
+    s.poll([listenRow('127.0.0.1', 8080, 1, 511)]);
+    expect(s.asked()).toBe(true);
+    s.poll([listenRow('127.0.0.1', 8080, 0, 511)]);
+    expect(s.asked()).toBe(true);
+    s.poll([listenRow('127.0.0.1', 8080, 0, 511)]);
+    expect(s.asked()).toBe(false);
   });
 
   it('stops the stall monitor once nothing listens', () => {
@@ -148,6 +205,7 @@ describe('SYN_RECEIVED', () => {
   it('is reported when the count on a listener reaches the threshold, not before', () => {
     const s = setup({ synReceivedThreshold: 5 });
     s.listen('127.0.0.1', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     expect(s.poll([listenRow('127.0.0.1', 8080, 0, 511), ...synRows('127.0.0.1', 8080, 4)])).toEqual([]);
     const [finding, ...more] = s.poll([listenRow('127.0.0.1', 8080, 0, 511), ...synRows('127.0.0.1', 8080, 5)]);
     expect(more).toEqual([]);
@@ -161,6 +219,7 @@ describe('SYN_RECEIVED', () => {
     const s = setup({ synReceivedThreshold: 3 });
     s.listen('127.0.0.1', 8080);
     s.listen('::', 9090);
+    s.poll([]); // the counters' baseline: no rows yet
     const rows = [
       listenRow('127.0.0.1', 8080, 0, 511),
       listenRow('*', 9090, 0, 511),
@@ -199,6 +258,7 @@ describe('accept queue near the backlog', () => {
   it("is reported from the LISTEN row's Recv-Q against its Send-Q", () => {
     const s = setup();
     s.listen('::', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     expect(s.poll([listenRow('*', 8080, 2, 4)])).toEqual([]);
     const [finding] = s.poll([listenRow('*', 8080, 3, 4)]);
     expect(finding?.reasons).toEqual(['accept_queue']);
@@ -208,6 +268,7 @@ describe('accept queue near the backlog', () => {
   it('has no backlog where the source prints none (/proc/net/tcp: Send-Q 0 on LISTEN), and reports no near-full queue', () => {
     const s = setup();
     s.listen('0.0.0.0', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     expect(s.poll([listenRow('0.0.0.0', 8080, 40, 0)])).toEqual([]);
     expect(s.polls.at(-1)?.listeners).toEqual([{ address: '0.0.0.0', port: 8080, synReceived: 0, acceptQueue: 40, backlog: undefined }]);
   });
@@ -215,6 +276,7 @@ describe('accept queue near the backlog', () => {
   it('tells the fullest queue of an SO_REUSEPORT group on one address and port', () => {
     const s = setup();
     s.listen('127.0.0.1', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     const [finding] = s.poll([listenRow('127.0.0.1', 8080, 1, 10), listenRow('127.0.0.1', 8080, 9, 10), listenRow('127.0.0.1', 8080, 0, 10)]);
     expect(finding?.listener).toMatchObject({ acceptQueue: 9, backlog: 10 });
   });
@@ -245,6 +307,23 @@ describe('listen overflows and drops (namespace counters)', () => {
     expect(finding?.listener).toEqual({ address: '127.0.0.1', port: 8080, synReceived: 0, acceptQueue: 0, backlog: 4 });
     expect(s.polls.at(-1)).toMatchObject({ overflows: 100, drops: 100 });
     expect(s.poll(rows, counters(110))).toEqual([]);
+  });
+
+  it('tells a stall that ended while a read was out with the overflow the next poll counts', () => {
+    const s = setup();
+    s.listen('127.0.0.1', 8080);
+    s.poll([listenRow('127.0.0.1', 8080, 0, 4)], counters(0));
+    // The counters are read, then the loop stalls while ss runs: ss sees the queue overflowing.
+    const [during] = s.poll([listenRow('127.0.0.1', 8080, 5, 4)], counters(0), 100, () => (s.stalls.next = 2000));
+    expect(during).toMatchObject({ reasons: ['accept_queue'], overflows: 0, stallMs: 2000 });
+    // The next poll's counters show what the stall cost, and the stall goes with them.
+    const [after] = s.poll([listenRow('127.0.0.1', 8080, 0, 4)], counters(90), 2100);
+    expect(after).toMatchObject({ reasons: ['overflow'], overflows: 90, stallMs: 2000 });
+    // Two polls on, that stall is no longer news.
+    const [later] = s.poll([listenRow('127.0.0.1', 8080, 0, 4)], counters(95), 100);
+    expect(later).toBeUndefined();
+    const [next] = s.poll([listenRow('127.0.0.1', 8080, 0, 4)], counters(95), 60_000);
+    expect(next).toMatchObject({ reasons: ['overflow'], overflows: 5, stallMs: undefined });
   });
 
   it('names drops beyond the overflows', () => {
@@ -315,6 +394,7 @@ describe('rate limit', () => {
   it('reports a listener at most once per interval while the pressure lasts', () => {
     const s = setup({ synReceivedThreshold: 3, reportIntervalMs: 1000 });
     s.listen('127.0.0.1', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     const rows = [listenRow('127.0.0.1', 8080, 0, 511), ...synRows('127.0.0.1', 8080, 3)];
     const first = s.clock.time + 100;
     const reportedAt: number[] = [];
@@ -322,9 +402,28 @@ describe('rate limit', () => {
     expect(reportedAt).toEqual([0, 1000, 2000]);
   });
 
+  it('reports at once, within the interval, a reason its reports did not name yet, and each only once', () => {
+    const s = setup({ reportIntervalMs: 1000 });
+    s.listen('127.0.0.1', 8080);
+    const full = [listenRow('127.0.0.1', 8080, 4, 4)];
+    const empty = [listenRow('127.0.0.1', 8080, 0, 4)];
+    const reasons = (findings: ListenPressure[]) => findings.map((f) => f.reasons);
+    s.poll([], counters(0));
+    expect(reasons(s.poll(full, counters(0)))).toEqual([['accept_queue']]);
+    expect(reasons(s.poll(full, counters(0)))).toEqual([]);
+    expect(reasons(s.poll(empty, counters(9)))).toEqual([['overflow']]);
+    expect(reasons(s.poll(full, counters(9)))).toEqual([]);
+    expect(reasons(s.poll(full, counters(12)))).toEqual([]);
+    expect(reasons(s.poll(empty, counters(12, 20)))).toEqual([['overflow', 'drop']]);
+    expect(reasons(s.poll(empty, counters(13, 21)))).toEqual([]);
+    const [next] = s.poll(full, counters(13, 21), 1000);
+    expect(next).toMatchObject({ reasons: ['accept_queue', 'overflow'], overflows: 1, drops: 1 });
+  });
+
   it('keeps the start of the pressure while reports are held back, and a new run starts anew', () => {
     const s = setup({ synReceivedThreshold: 3, reportIntervalMs: 1000 });
     s.listen('127.0.0.1', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     const pressed = [listenRow('127.0.0.1', 8080, 0, 511), ...synRows('127.0.0.1', 8080, 3)];
     const [first] = s.poll(pressed);
     for (let i = 0; i < 9; i++) expect(s.poll(pressed)).toEqual([]);
@@ -354,6 +453,7 @@ describe('rate limit', () => {
     const s = setup({ synReceivedThreshold: 1, reportIntervalMs: 1000 });
     const a = s.listen('127.0.0.1', 8080);
     s.listen('127.0.0.1', 9090);
+    s.poll([]); // the counters' baseline: no rows yet
     const rows = [...synRows('127.0.0.1', 8080, 1), ...synRows('127.0.0.1', 9090, 1)];
     expect(s.poll(rows).map((f) => f.listener?.port)).toEqual([8080, 9090]);
     expect(s.poll(rows)).toEqual([]);
@@ -366,27 +466,32 @@ describe('rate limit', () => {
 });
 
 describe('figures for the metrics', () => {
-  it('go out every poll, pressure or not; a listener the poll asked no rows for has none', () => {
+  it('hold the last figures read for each listener; one that came after the poll asked has none yet', () => {
     const s = setup();
     s.listen('127.0.0.1', 8080);
+    s.poll([]);
     const tracker = new ConnectionTracker(new RecordingListener());
-    const base = { model: tracker, listeners: s.listeners, time: 1 };
+    const base = { model: tracker, listeners: s.listeners, time: s.clock.advance(100) };
     s.detector.wantsCounters(base);
-    const need = s.detector.need({ ...base, counters: undefined });
+    const counters = { synRetrans: s.kernel.synRetrans + 1 };
+    const need = s.detector.need({ ...base, counters });
     // A listener that appears between the need and the answer.
     s.listen('127.0.0.1', 9090);
     const rows = [listenRow('127.0.0.1', 8080, 1, 511), listenRow('127.0.0.1', 9090, 0, 511)];
-    s.detector.fromKernel({ ...base, counters: undefined }, rowsFor(rows, need ?? { states: [] }));
-    expect(s.polls.at(-1)?.listeners).toEqual([
-      { address: '127.0.0.1', port: 8080, synReceived: 0, acceptQueue: 1, backlog: 511 },
-      { address: '127.0.0.1', port: 9090, synReceived: undefined, acceptQueue: undefined, backlog: undefined },
-    ]);
+    s.detector.fromKernel({ ...base, counters }, rowsFor(rows, need ?? { states: [] }));
+    const read = { address: '127.0.0.1', port: 8080, synReceived: 0, acceptQueue: 1, backlog: 511 };
+    expect(s.polls.at(-1)?.listeners).toEqual([read]);
+    // A poll that reads no rows: the metrics keep the last reading.
+    s.kernel.retransmitting = false;
+    s.poll(undefined);
+    expect(s.polls.at(-1)?.listeners).toEqual([read]);
   });
 
   it('count two servers sharing one listener (a cluster worker) once', () => {
     const s = setup({ shared: true });
     s.listen('::', 8080);
     s.listen('::', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     s.poll([listenRow('*', 8080, 0, 511)]);
     expect(s.polls.at(-1)).toMatchObject({ shared: true, listeners: [{ port: 8080, backlog: 511 }] });
   });
@@ -422,6 +527,7 @@ describe('span attributes', () => {
   it('leave the cluster mark out outside a cluster worker', () => {
     const s = setup({ shared: false, synReceivedThreshold: 1 });
     s.listen('127.0.0.1', 8080);
+    s.poll([]); // the counters' baseline: no rows yet
     const [finding] = s.poll(synRows('127.0.0.1', 8080, 1));
     expect(listenPressureAttributes(finding as ListenPressure)).not.toHaveProperty('tcp.listener.shared');
   });
