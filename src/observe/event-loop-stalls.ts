@@ -22,7 +22,7 @@ export interface StallSource {
 /**
  * Measures event-loop stalls with `perf_hooks.monitorEventLoopDelay`: a libuv timer in C++
  * (unref'd: it never keeps the process alive, and runs no JavaScript) records the gap between
- * its runs; a blocked loop shows as one long gap, recorded at the first turn after the block.
+ * its runs; a blocked loop shows as one long gap, recorded the next time the timer runs.
  *
  * The histogram is reset only after a stall was taken from it: Node drops the first gap after
  * a reset, so resetting at every poll would hide a stall that starts right after the poll.

@@ -12,7 +12,7 @@ let stalls: EventLoopStalls;
 afterEach(() => stalls.stop());
 
 describe('EventLoopStalls (perf_hooks.monitorEventLoopDelay)', () => {
-  it('measures a blocked loop at the first turn after it, once', async () => {
+  it('measures a blocked loop once its timer runs again, once', async () => {
     stalls = new EventLoopStalls();
     stalls.start();
     await turn(5 * STALL_RESOLUTION_MS);
