@@ -3,8 +3,11 @@ import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
+import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
+import { isClusterWorker } from './observe/cluster-worker.js';
+import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
@@ -13,13 +16,28 @@ import { Poller } from './poll/poller.js';
 import { JsonFindingLog } from './report/finding-log.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
 import { FindingFanOut } from './report/findings.js';
+import { ListenMetrics } from './report/listen-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
+/** What detectors share with the running instrumentation, which stops them. */
+interface DetectorParts {
+  readonly stalls: StallSource;
+  readonly listenFigures: ListenFiguresSink;
+}
+
 /** The detectors a running instrumentation drives; a new detector is added here. */
-function detectorsFor(options: ResolvedOptions): Detector[] {
-  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs)];
+function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[] {
+  return [
+    new CloseWaitLeakDetector(options.closeWaitThresholdMs),
+    new ListenPressureDetector({
+      synReceivedThreshold: options.synReceivedThreshold,
+      stalls: parts.stalls,
+      figures: parts.listenFigures,
+      shared: isClusterWorker(),
+    }),
+  ];
 }
 
 /**
@@ -37,6 +55,8 @@ class Socklife implements SocklifeHandle {
   private readonly reader: KernelReader;
   private readonly compactor: StackCompactor;
   private readonly poller: Poller;
+  private readonly stalls = new EventLoopStalls();
+  private readonly listenMetrics: ListenMetrics;
   private stopped = false;
 
   constructor(options: ResolvedOptions) {
@@ -60,12 +80,13 @@ class Socklife implements SocklifeHandle {
     this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log);
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
+    this.listenMetrics = new ListenMetrics(this.providers);
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
       listeners: this.listeners,
       reader: this.reader,
-      detectors: detectorsFor(options),
+      detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics }),
       findings,
       afterDetection: () => this.compactor.run(),
     });
@@ -94,6 +115,7 @@ class Socklife implements SocklifeHandle {
     this.stopped = true;
     this.poller.stop();
     this.reader.stop();
+    this.stalls.stop();
     this.compactor.stop();
     this.observer.disable();
     for (const socket of this.tracker.stop()) this.observer.detach(socket);

@@ -246,6 +246,8 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     const localPorts = new Set<number>();
     const peerPorts = new Set<number>();
     for (const row of rows) {
+      // A listening socket or a handshake not yet accepted is no connection of this process.
+      if (row.state === TcpState.Listen || row.state === TcpState.SynReceived) continue;
       localPorts.add(row.local.port);
       peerPorts.add(row.peer.port);
     }

@@ -66,6 +66,16 @@ export const ATTR = {
   retransmits: 'tcp.info.retransmits',
   tcpInfoAgeMs: 'tcp.info.age_ms',
   findingType: 'tcp.finding.type',
+  listenSynReceived: 'tcp.listen.syn_received',
+  listenAcceptQueue: 'tcp.listen.accept_queue',
+  listenBacklog: 'tcp.listen.backlog',
+  listenOverflows: 'tcp.listen.overflows',
+  listenDrops: 'tcp.listen.drops',
+  listenCountersScope: 'tcp.listen.counters_scope',
+  listenPorts: 'tcp.listen.ports',
+  listenPressureReasons: 'tcp.listen.pressure.reasons',
+  listenerShared: 'tcp.listener.shared',
+  eventLoopStallDuration: 'nodejs.event_loop.stall.duration',
 } as const;
 
 /** Address attributes of a connection, once its endpoints are known. */

@@ -2,6 +2,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, 
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, leakAttributes } from './attributes.js';
+import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import type { Providers } from './providers.js';
 
 /** The span that tells one finding. */
@@ -27,6 +28,13 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     attributes: leakAttributes(leak),
     errorMessage: `socket in CLOSE_WAIT for ${Math.round(leak.durationMs)} ms: ${leak.cause}`,
     connection: leak.connection,
+  }),
+  listen_pressure: (pressure) => ({
+    name: 'tcp.listen.pressure',
+    startTime: pressure.since,
+    endTime: pressure.detectedAt,
+    attributes: listenPressureAttributes(pressure),
+    errorMessage: listenPressureMessage(pressure),
   }),
 };
 

@@ -55,6 +55,8 @@ describe('readKernelCounters', () => {
     expect(counters.retransSegs).toBeTypeOf('number');
     expect(counters.listenOverflows).toBeTypeOf('number');
     expect(counters.listenDrops).toBeTypeOf('number');
+    expect(counters.synRetrans).toBeTypeOf('number');
+    expect(counters.synQueueFullCookies).toBeTypeOf('number');
     expect(counters.ephemeralPortRange?.low).toBeLessThan(counters.ephemeralPortRange?.high ?? 0);
     expect(counters.timeWaitNow).toBeTypeOf('number');
   });

@@ -71,6 +71,10 @@ export interface KernelCounters {
   readonly listenOverflows?: number;
   /** TcpExt ListenDrops: all drops on listeners (includes the overflows). */
   readonly listenDrops?: number;
+  /** TcpExt TCPSynRetrans: SYNs and SYN-ACKs retransmitted (a handshake waiting on a lost segment). */
+  readonly synRetrans?: number;
+  /** TcpExt TCPReqQFullDoCookies: SYNs answered with a SYN cookie because a listener's SYN queue was full. */
+  readonly synQueueFullCookies?: number;
   /** Tcp RetransSegs: segments retransmitted. */
   readonly retransSegs?: number;
   /** Tcp ActiveOpens / PassiveOpens: connections opened by connect() / accepted. */
@@ -123,6 +127,8 @@ export async function readKernelCounters(paths: Partial<KernelCounterPaths> = {}
   return {
     listenOverflows: tcpExt?.get('ListenOverflows'),
     listenDrops: tcpExt?.get('ListenDrops'),
+    synRetrans: tcpExt?.get('TCPSynRetrans'),
+    synQueueFullCookies: tcpExt?.get('TCPReqQFullDoCookies'),
     retransSegs: tcp?.get('RetransSegs'),
     activeOpens: tcp?.get('ActiveOpens'),
     passiveOpens: tcp?.get('PassiveOpens'),
