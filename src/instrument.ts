@@ -50,6 +50,10 @@ class Socklife implements SocklifeHandle {
   private readonly tracker: ConnectionTracker;
   private readonly listeners = new ListeningSockets();
   private readonly providers: Providers;
+  /** The global meter provider the instruments were last made on, while following it. */
+  private globalMeterProvider: MeterProvider;
+  /** True once setMeterProvider() chose a provider: the global one is followed no more. */
+  private meterProviderSet = false;
   private readonly log: JsonFindingLog | undefined;
   private readonly reporter: OtelReporter;
   private readonly reader: KernelReader;
@@ -61,7 +65,8 @@ class Socklife implements SocklifeHandle {
 
   constructor(options: ResolvedOptions) {
     this.options = options;
-    this.providers = new Providers(options.tracerProvider ?? trace.getTracerProvider(), options.meterProvider ?? metrics.getMeterProvider());
+    this.globalMeterProvider = metrics.getMeterProvider();
+    this.providers = new Providers(options.tracerProvider ?? trace.getTracerProvider(), options.meterProvider ?? this.globalMeterProvider);
     this.reporter = new OtelReporter({
       providers: this.providers,
       spans: options.spans,
@@ -88,7 +93,10 @@ class Socklife implements SocklifeHandle {
       reader: this.reader,
       detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics }),
       findings,
-      afterDetection: () => this.compactor.run(),
+      afterDetection: () => {
+        this.followGlobalMeterProvider();
+        this.compactor.run();
+      },
     });
     this.observer.enable();
     this.poller.start();
@@ -98,11 +106,25 @@ class Socklife implements SocklifeHandle {
     return this.reader.current ?? 'none';
   }
 
+  /**
+   * The metrics API has no proxy provider (the trace API has): an SDK registered after
+   * socklife started (the drop-in loads first) would never see its instruments. So while no
+   * meter provider was given, each tick checks the global one and moves over when it changed.
+   */
+  private followGlobalMeterProvider(): void {
+    if (this.options.meterProvider !== undefined || this.meterProviderSet) return;
+    const global = metrics.getMeterProvider();
+    if (global === this.globalMeterProvider) return;
+    this.globalMeterProvider = global;
+    this.providers.setMeterProvider(global);
+  }
+
   setTracerProvider(provider: TracerProvider): void {
     this.providers.setTracerProvider(provider);
   }
 
   setMeterProvider(provider: MeterProvider): void {
+    this.meterProviderSet = true;
     this.providers.setMeterProvider(provider);
   }
 

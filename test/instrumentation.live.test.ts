@@ -104,13 +104,15 @@ describe.skipIf(skip)('SocklifeInstrumentation', () => {
 
   it('works in the real NodeSDK', async () => {
     const exporter = new InMemorySpanExporter();
+    const instrumentation = new SocklifeInstrumentation(OPTIONS);
     const sdk = new NodeSDK({
       spanProcessors: [new SimpleSpanProcessor(exporter)],
-      instrumentations: [new SocklifeInstrumentation(OPTIONS)],
+      instrumentations: [instrumentation],
       autoDetectResources: false,
     });
     sdk.start();
     cleanups.push(async () => {
+      instrumentation.disable();
       await sdk.shutdown();
       trace.disable();
       metrics.disable();
@@ -118,5 +120,19 @@ describe.skipIf(skip)('SocklifeInstrumentation', () => {
     await leakOnce();
     const leak = await waitFor(() => exporter.getFinishedSpans().find((s) => s.name === 'tcp.close_wait.leak'), 5000, 'the leak span');
     expect(leak.instrumentationScope.name).toBe('socklife');
+  });
+});
+
+describe.skipIf(skip)('the global meter provider', () => {
+  it('registered after socklife started (as under the drop-in), still gets its metrics', async () => {
+    const telemetry = createTelemetry();
+    const instrumentation = new SocklifeInstrumentation(OPTIONS);
+    cleanups.push(() => instrumentation.disable(), () => telemetry.shutdown(), () => metrics.disable());
+    metrics.setGlobalMeterProvider(telemetry.meterProvider);
+    await leakOnce();
+    const count = async () => (await telemetry.metric('tcp.close_wait.leak.count'))?.dataPoints[0]?.value;
+    const deadline = Date.now() + 5000;
+    while ((await count()) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await count()).toBe(1);
   });
 });
