@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter, type Tracer } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
-import { ATTR, leakAttributes } from './attributes.js';
+import { ATTR, halfCloseStuckAttributes, leakAttributes } from './attributes.js';
 
 /** The span that tells one finding. */
 export interface FindingSpan {
@@ -26,6 +26,17 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     attributes: leakAttributes(leak),
     errorMessage: `socket in CLOSE_WAIT for ${Math.round(leak.durationMs)} ms: ${leak.cause}`,
     connection: leak.connection,
+  }),
+  half_close_stuck: (stuck) => ({
+    name: 'tcp.half_close.stuck',
+    startTime: stuck.since,
+    endTime: stuck.detectedAt,
+    attributes: halfCloseStuckAttributes(stuck),
+    errorMessage:
+      `half-close stuck in ${stuck.state} for ${(stuck.durationMs / 1000).toFixed(1)} s: ` +
+      (stuck.cause === 'peer_not_closing' ? 'the peer acknowledged our FIN and never closed its side' : 'the peer has not acknowledged our FIN') +
+      ` (${stuck.cause})`,
+    connection: stuck.connection,
   }),
 };
 
