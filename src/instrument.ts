@@ -3,6 +3,7 @@ import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
+import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
@@ -17,7 +18,7 @@ import { VERSION } from './version.js';
 
 /** The detectors a running instrumentation drives; a new detector is added here. */
 function detectorsFor(options: ResolvedOptions): Detector[] {
-  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs)];
+  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs), new HalfCloseStuckDetector(options.closeWaitThresholdMs)];
 }
 
 /**
