@@ -1,6 +1,5 @@
 import type { Connection } from '../model/connection.js';
 import { awaitingPeerFin } from '../model/inference.js';
-import type { ConnectionModel } from '../model/tracker.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { PortPair } from '../observe/kernel/source.js';
 import type { KernelNeed } from '../poll/kernel-need.js';
@@ -71,12 +70,16 @@ export class HalfCloseStuckDetector implements Detector {
     const { model } = context;
     const candidates: Connection[] = [];
     let lookups = 0;
-    for (const c of this.candidates(model)) {
-      if (c.local === undefined && lookups < MAX_ENDPOINT_LOOKUPS) {
-        lookups += 1;
-        model.ensureEndpoints(c);
+    for (const state of HALF_CLOSED_STATES) {
+      for (const c of model.connectionsIn(state)) {
+        // Nearly every open connection is ESTABLISHED without a FIN of ours: one field rules it out.
+        if ((state === TcpState.Established && c.localFinAt === undefined) || !this.isCandidate(c)) continue;
+        if (c.local === undefined && lookups < MAX_ENDPOINT_LOOKUPS) {
+          lookups += 1;
+          model.ensureEndpoints(c);
+        }
+        candidates.push(c);
       }
-      candidates.push(c);
     }
     const { need, asked } = queryFor(candidates);
     this.asked = asked;
@@ -107,14 +110,8 @@ export class HalfCloseStuckDetector implements Detector {
     return found;
   }
 
-  private *candidates(model: ConnectionModel): Generator<Connection> {
-    for (const state of HALF_CLOSED_STATES) {
-      for (const c of model.connectionsIn(state)) if (this.isCandidate(c)) yield c;
-    }
-  }
-
   private isCandidate(c: Connection): boolean {
-    return c.socket !== undefined && c.destroyCalledAt === undefined && awaitingPeerFin(c) && !this.settled.has(c);
+    return awaitingPeerFin(c) && c.socket !== undefined && c.destroyCalledAt === undefined && !this.settled.has(c);
   }
 
   private check(c: Connection, row: KernelSocketRow, time: number): HalfCloseStuck | undefined {
