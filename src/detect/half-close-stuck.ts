@@ -98,7 +98,8 @@ export class HalfCloseStuckDetector implements Detector {
       if (!this.isCandidate(c)) continue;
       const row = c.kernel?.row;
       if (row === undefined || !fresh.has(row)) {
-        // Asked by its 4-tuple and not in FIN_WAIT: it never will be again (no state leads back).
+        // Asked for, matchable (endpoints known), and in neither FIN_WAIT state: since 'finish' the
+        // kernel is in one or past both, and no state leads back.
         if (c.local !== undefined) this.settled.add(c);
         continue;
       }
