@@ -3,6 +3,7 @@ import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
+import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
 import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
@@ -31,6 +32,7 @@ interface DetectorParts {
 function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[] {
   return [
     new CloseWaitLeakDetector(options.closeWaitThresholdMs),
+    new HalfCloseStuckDetector(options.closeWaitThresholdMs),
     new ListenPressureDetector({
       synReceivedThreshold: options.synReceivedThreshold,
       stalls: parts.stalls,

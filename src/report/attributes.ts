@@ -18,6 +18,7 @@ import {
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
 import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
+import type { HalfCloseStuck } from '../detect/half-close-stuck.js';
 import type { Connection } from '../model/connection.js';
 
 /**
@@ -60,6 +61,8 @@ export const ATTR = {
   handshakeSource: 'tcp.handshake.source',
   halfCloseBytesReceived: 'tcp.half_close.bytes.received',
   halfCloseBytesSent: 'tcp.half_close.bytes.sent',
+  halfCloseStuckCause: 'tcp.half_close.stuck.cause',
+  halfCloseDuration: 'tcp.half_close.duration',
   rttMs: 'tcp.info.rtt_ms',
   rttVarMs: 'tcp.info.rtt_var_ms',
   cwnd: 'tcp.info.cwnd',
@@ -141,16 +144,36 @@ export function leakAttributes(leak: CloseWaitLeak): Attributes {
     [ATTR.readableFlowing]: leak.readMode,
   };
   if (leak.unreadKernelBytes !== undefined) attributes[ATTR.unreadKernelBytes] = leak.unreadKernelBytes;
+  return { ...attributes, ...creationStackAttributes(c) };
+}
+
+/** Attributes of a `tcp.half_close.stuck` span. */
+export function halfCloseStuckAttributes(stuck: HalfCloseStuck): Attributes {
+  const c = stuck.connection;
+  return {
+    [ATTR.networkTransport]: 'tcp',
+    ...endpointAttributes(c),
+    [ATTR.connectionState]: stuck.state,
+    [ATTR.stateSource]: c.stateSource,
+    [ATTR.socketSide]: c.side,
+    [ATTR.halfCloseStuckCause]: stuck.cause,
+    [ATTR.halfCloseDuration]: stuck.durationMs / 1000,
+    ...tcpInfoAttributes(c, stuck.detectedAt),
+    ...creationStackAttributes(c),
+  };
+}
+
+/** Where the connection was made: its creation stack and innermost application frame, when captured. */
+export function creationStackAttributes(c: Connection): Attributes {
   const stack = c.creationStack;
-  if (stack !== undefined) {
-    attributes[ATTR.codeStacktrace] = stack.format();
-    const frame = stack.userFrame();
-    if (frame !== undefined) {
-      attributes[ATTR.codeFilePath] = frame.filePath;
-      attributes[ATTR.codeLineNumber] = frame.line;
-      attributes[ATTR.codeColumnNumber] = frame.column;
-      if (frame.functionName !== undefined) attributes[ATTR.codeFunctionName] = frame.functionName;
-    }
+  if (stack === undefined) return {};
+  const attributes: Attributes = { [ATTR.codeStacktrace]: stack.format() };
+  const frame = stack.userFrame();
+  if (frame !== undefined) {
+    attributes[ATTR.codeFilePath] = frame.filePath;
+    attributes[ATTR.codeLineNumber] = frame.line;
+    attributes[ATTR.codeColumnNumber] = frame.column;
+    if (frame.functionName !== undefined) attributes[ATTR.codeFunctionName] = frame.functionName;
   }
   return attributes;
 }

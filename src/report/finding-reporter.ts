@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
-import { ATTR, leakAttributes } from './attributes.js';
+import { ATTR, halfCloseStuckAttributes, leakAttributes } from './attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import type { Providers } from './providers.js';
 
@@ -35,6 +35,17 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     endTime: pressure.detectedAt,
     attributes: listenPressureAttributes(pressure),
     errorMessage: listenPressureMessage(pressure),
+  }),
+  half_close_stuck: (stuck) => ({
+    name: 'tcp.half_close.stuck',
+    startTime: stuck.since,
+    endTime: stuck.detectedAt,
+    attributes: halfCloseStuckAttributes(stuck),
+    errorMessage:
+      `half-close stuck in ${stuck.state} for ${(stuck.durationMs / 1000).toFixed(1)} s: ` +
+      (stuck.cause === 'peer_not_closing' ? 'the peer acknowledged our FIN and never closed its side' : 'the peer has not acknowledged our FIN') +
+      ` (${stuck.cause})`,
+    connection: stuck.connection,
   }),
 };
 

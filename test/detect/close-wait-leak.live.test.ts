@@ -3,7 +3,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { once } from 'node:events';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { createTelemetry, epochMs, hrToMs, waitFor, type Telemetry } from '../support/telemetry.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
@@ -17,6 +17,12 @@ const skip = skipWithReason(missingTool('ss'));
 let telemetry: Telemetry;
 let handle: SocklifeHandle;
 const cleanups: Array<() => void> = [];
+
+// The ss source loads execa on its first poll. Loaded here, that one-time start-up is not raced
+// against the threshold by the tests that expect a poll to have seen the socket before the leak.
+beforeAll(async () => {
+  await import('execa');
+});
 
 beforeEach(() => {
   telemetry = createTelemetry();

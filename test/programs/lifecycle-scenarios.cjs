@@ -70,6 +70,20 @@ const scenarios = {
     await closed(c);
     srv.close();
   },
+  async 'server-first-peer-holds'() {
+    // The server ends first and the client keeps its side open a while: polls see the server in FIN_WAIT_2.
+    const srv = await server((s) => {
+      s.resume();
+      s.end('bye');
+    });
+    const c = net.connect({ port: srv.address().port, host: HOST, allowHalfOpen: true });
+    await once(c, 'connect');
+    mark('server-first-peer-holds', c);
+    c.resume();
+    c.on('end', () => setTimeout(() => c.end(), 200));
+    await closed(c);
+    srv.close();
+  },
   async 'rst-from-client'() {
     const srv = await server((s) => s.on('error', () => {}).resume());
     const c = net.connect(srv.address().port, HOST);

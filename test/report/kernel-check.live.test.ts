@@ -125,6 +125,7 @@ const EXPECTED: Record<string, number> = {
   'close-client-first': 2,
   'close-server-first': 2,
   'half-close-with-data': 2,
+  'server-first-peer-holds': 2,
   'rst-from-client': 2,
   'rst-from-server': 2,
   refused: 1,
@@ -147,6 +148,16 @@ describe('timelines against the kernel (bpftrace, sock:inet_sock_set_state)', ()
         `${scenario} ${connection.attributes['tcp.connection.side']}: socklife ${JSON.stringify(ours)} vs kernel ${JSON.stringify(kernel)}`,
       ).toBe(true);
     }
+  });
+
+  it('server-first-peer-holds: polls put the kernel’s FIN_WAIT_2 in the open server’s timeline', (ctx) => {
+    requireKernel(ctx);
+    const server = connectionsOf('server-first-peer-holds').find((s) => s.attributes['tcp.connection.side'] === 'server');
+    expect(server).toBeDefined();
+    const finWait2 = (server as PrintedSpan).events.find(
+      (e) => e.name === 'tcp.state_change' && e.attributes['network.connection.state'] === 'fin_wait_2',
+    );
+    expect(finWait2?.attributes['tcp.state.source']).toBe('kernel');
   });
 
   it('the connect timeout stayed in SYN_SENT until the application gave up', (ctx) => {

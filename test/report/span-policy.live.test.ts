@@ -184,9 +184,11 @@ describe.skipIf(skip)('span policy on live sockets, real SDK', () => {
       const expected = connectionShapes(all);
       const got = connectionShapes(anomalies);
       if (name === 'a CLOSE_WAIT leak') {
-        // The leaking (server) side is the notable one; its healthy client is not.
+        // The leaking (server) side is notable. Its client waits for a FIN that never comes: it
+        // is notable only once its own finding (a stuck half-close) names it.
         expect(got.server).toEqual(expected.server);
-        expect(got.client).toBeUndefined();
+        const stuck = anomalies.spans('tcp.half_close.stuck');
+        expect(got.client?.length ?? 0).toBeLessThanOrEqual(stuck.length);
         const [leak] = anomalies.spans('tcp.close_wait.leak');
         const [connection] = anomalies.spans('tcp.connection');
         expect(leak?.parentSpanContext?.spanId).toBe(connection?.spanContext().spanId);
@@ -240,7 +242,10 @@ describe.skipIf(skip)('span policy on live sockets, real SDK', () => {
       for (const socket of accepted) socket.destroy();
       await new Promise((r) => setTimeout(r, 200));
     });
-    expect(t.spans().map((s) => s.name)).toEqual(['tcp.close_wait.leak']);
+    const names = t.spans().map((s) => s.name);
+    expect(names).toContain('tcp.close_wait.leak');
+    // The client's half-close may be found stuck too; no connection span either way.
+    expect(names.filter((n) => n !== 'tcp.close_wait.leak' && n !== 'tcp.half_close.stuck')).toEqual([]);
     expect(t.spans('tcp.close_wait.leak')[0]?.parentSpanContext).toBeUndefined();
     await t.shutdown();
   });
