@@ -3,10 +3,15 @@
 //   npm run build && node examples/doctor-on-leaking-process.mjs
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../dist/cjs/cli/main.js', import.meta.url));
+// The installed `socklife` command: package.json "bin", found by the package name, so this
+// runs the same in this repository (after a build) and where socklife is installed.
+const PACKAGE_JSON = createRequire(import.meta.url).resolve('socklife/package.json');
+const CLI = join(dirname(PACKAGE_JSON), JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')).bin.socklife);
 
 // allowHalfOpen and no end(): every connection whose peer ends stays in CLOSE_WAIT.
 const SERVER = `const s = require('net').createServer({ allowHalfOpen: true }, () => {})

@@ -4,7 +4,8 @@
 //
 // Starts a server with a CLOSE_WAIT bug (it never ends a socket its peer closed), lets one
 // client connect and close, and exits once socklife has reported the leak and the SDK has
-// sent it to the collector. The thresholds are short so that it takes about a second.
+// sent it to the collector (without one, the exporter retries for 10 s, then it says so).
+// The thresholds are short so that it takes about a second.
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -32,7 +33,14 @@ server.listen(0, '127.0.0.1', () => {
 });
 
 setTimeout(async () => {
-  await sdk.shutdown(); // flushes the leak span to the collector
-  console.log(`done: ${leaks} leak(s) made; see tcp.close_wait.leak in your tracing backend`);
-  process.exit(0);
+  const collector = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318';
+  console.log(`sending the spans to ${collector}`);
+  try {
+    await sdk.shutdown(); // flushes the leak span to the collector
+    console.log(`done: ${leaks} leak(s) made; see tcp.close_wait.leak in your tracing backend`);
+    process.exit(0);
+  } catch (error) {
+    console.error(`could not send the spans to ${collector} (${error.code ?? error.message}): is a collector listening?`);
+    process.exit(1);
+  }
 }, 1500);
