@@ -1,7 +1,7 @@
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installedVersion, packedProject, ROOT, type PackedProject } from './docs/packed-project.js';
+import { installedVersion, packedProject, ROOT, type PackedProject } from './support/packed-project.js';
 import { markedBlocks, parseCommands, ReadmeMarkerError, type MarkedBlock } from './docs/readme-blocks.js';
 import { runProcess, startCollector, type RunResult } from './docs/run-process.js';
 import { missingTool, skipWithReason } from './support/requirements.js';

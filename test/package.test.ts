@@ -1,15 +1,8 @@
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = join(__dirname, '..');
-
-/** The installed versions of a dev dependency, so that the empty project installs from npm's cache. */
-function installedVersion(name: string): string {
-  return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-}
+import { installedVersion, installPacked, packClean, type Packed } from './support/packed-project.js';
 
 /**
  * A user's view of the package: a clean copy of the repository (the files git would commit,
@@ -17,53 +10,24 @@ function installedVersion(name: string): string {
  * beside only the OpenTelemetry API and trace SDK.
  */
 describe('the packed package, installed into an empty project', () => {
-  let work: string;
+  let packed: Packed;
   let project: string;
   /** A project with socklife alone (npm adds its peer, the API): no SDK installed at all. */
   let bare: string;
-  let tarballFiles: string[];
+  let tarballFiles: readonly string[];
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'socklife-pack-'));
-    const clone = join(work, 'clone');
-    const { stdout } = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT });
-    for (const file of stdout.split('\0')) {
-      if (file === '' || !existsSync(join(ROOT, file))) continue;
-      mkdirSync(dirname(join(clone, file)), { recursive: true });
-      cpSync(join(ROOT, file), join(clone, file));
-    }
-    expect(existsSync(join(clone, 'dist'))).toBe(false);
-    // The build tools come from this checkout's install; nothing else is shared.
-    symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
-    const packed = await execa('npm', ['pack', '--json', '--pack-destination', work], { cwd: clone });
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
-    if (info === undefined) throw new Error(`npm pack printed no result: ${packed.stdout}`);
-    tarballFiles = info.files.map((f) => f.path);
-
-    project = join(work, 'app');
-    mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    await execa(
-      'npm',
-      [
-        'install',
-        '--no-audit',
-        '--no-fund',
-        '--prefer-offline',
-        join(work, info.filename),
-        `@opentelemetry/api@${installedVersion('@opentelemetry/api')}`,
-        `@opentelemetry/sdk-trace-base@${installedVersion('@opentelemetry/sdk-trace-base')}`,
-      ],
-      { cwd: project },
-    );
-    bare = join(work, 'bare');
-    mkdirSync(bare);
-    writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'bare', version: '1.0.0', private: true }));
-    await execa('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, info.filename)], { cwd: bare });
+    packed = await packClean();
+    tarballFiles = packed.files;
+    project = await installPacked(packed, 'app', [
+      `@opentelemetry/api@${installedVersion('@opentelemetry/api')}`,
+      `@opentelemetry/sdk-trace-base@${installedVersion('@opentelemetry/sdk-trace-base')}`,
+    ]);
+    bare = await installPacked(packed, 'bare', []);
   }, 180_000);
 
   afterAll(() => {
-    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+    packed?.remove();
   });
 
   it('ships built code and type declarations for both module systems, and no sources or tests', () => {
