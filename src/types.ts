@@ -21,11 +21,11 @@ export type SourceOption =
 export interface SocklifeOptions {
   /** How often the kernel is polled and the detectors run, in milliseconds. Default 5000. */
   pollIntervalMs?: number;
-  /** How long a connection may stay in CLOSE_WAIT before it is reported as a leak, in milliseconds. Default 60000. */
+  /** How long a connection may stay in CLOSE_WAIT (or wait for the peer's FIN after ours) before it is reported, in milliseconds. Default 60000. */
   closeWaitThresholdMs?: number;
   /** TIME_WAIT sockets on one listening port, or towards one destination, at which a `tcp.time_wait.accumulation` is reported. Default 5000. */
   timeWaitThreshold?: number;
-  /** SYN_RECEIVED sockets on one listening port at which a `tcp.listen.pressure` is reported. Default 128. */
+  /** SYN_RECEIVED sockets on one listening socket at which a `tcp.listen.pressure` is reported. Default 128. */
   synReceivedThreshold?: number;
   /** Kernel source. Default `'auto'`. */
   source?: SourceOption;
