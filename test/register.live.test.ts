@@ -106,7 +106,12 @@ describe.skipIf(skip)('SOCKLIFE_LOG: findings as JSON lines, no SDK registered',
     return { lines, clients, stderr: result.stderr };
   }
 
-  function check(lines: Line[], clients: Array<{ clientPort: number; serverPort: number }>) {
+  function check(all: Line[], clients: Array<{ clientPort: number; serverPort: number }>) {
+    // Each client waits for a FIN its leaking server never sends: a stuck half-close on that side.
+    const stuck = all.filter((l) => l.type === 'half_close_stuck');
+    expect(stuck.map((l) => [l.side, l.cause])).toEqual(stuck.map(() => ['client', 'peer_not_closing']));
+    for (const line of stuck) expect(clients).toContainEqual({ clientPort: line.local.port, serverPort: line.peer.port });
+    const lines = all.filter((l) => l.type !== 'half_close_stuck');
     expect(lines.map((l) => l.cause).sort()).toEqual(['end_not_called', 'not_read_to_eof']);
     for (const line of lines) {
       expect(line.type).toBe('close_wait_leak');
