@@ -1,10 +1,11 @@
 import type { CloseWaitLeak } from './close-wait-leak.js';
+import type { TimeWaitAccumulation } from './time-wait.js';
 
 /**
  * Everything a detector can report, told apart by `type`. Each goes through the one findings
  * path (`FindingSink`): spans, metrics and the JSON log all read the same object.
  */
-export type Finding = CloseWaitLeak;
+export type Finding = CloseWaitLeak | TimeWaitAccumulation;
 
 export type FindingType = Finding['type'];
 

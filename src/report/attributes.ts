@@ -1,5 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
+import type { TimeWaitAccumulation } from '../detect/time-wait.js';
 import type { Connection } from '../model/connection.js';
 
 /** Attribute names: OpenTelemetry semantic conventions where one exists, `tcp.*`/`nodejs.*` otherwise. */
@@ -41,6 +42,14 @@ export const ATTR = {
   retransmits: 'tcp.info.retransmits',
   tcpInfoAgeMs: 'tcp.info.age_ms',
   findingType: 'tcp.finding.type',
+  timeWaitCount: 'tcp.time_wait.count',
+  timeWaitHostCount: 'tcp.time_wait.host_count',
+  timeWaitTopPeerAddresses: 'tcp.time_wait.top_peers.address',
+  timeWaitTopPeerCounts: 'tcp.time_wait.top_peers.count',
+  ephemeralPortRange: 'tcp.ephemeral_ports.range',
+  ephemeralPortUtilization: 'tcp.ephemeral_ports.utilization',
+  ephemeralPortSecondsToExhaustion: 'tcp.ephemeral_ports.seconds_to_exhaustion',
+  listenerShared: 'tcp.listener.shared',
 } as const;
 
 /** Address attributes of a connection, once its endpoints are known. */
@@ -116,6 +125,30 @@ export function leakAttributes(leak: CloseWaitLeak): Attributes {
       attributes[ATTR.codeColumnNumber] = frame.column;
       if (frame.functionName !== undefined) attributes[ATTR.codeFunctionName] = frame.functionName;
     }
+  }
+  return attributes;
+}
+
+/** Attributes of a `tcp.time_wait.accumulation` span. */
+export function timeWaitAttributes(finding: TimeWaitAccumulation): Attributes {
+  const attributes: Attributes = {
+    [ATTR.networkTransport]: 'tcp',
+    [ATTR.connectionState]: 'time_wait',
+    [ATTR.socketSide]: finding.side,
+    [ATTR.timeWaitCount]: finding.count,
+    [ATTR.timeWaitHostCount]: finding.hostCount,
+  };
+  if (finding.ephemeralPortRange !== undefined) attributes[ATTR.ephemeralPortRange] = finding.ephemeralPortRange;
+  if (finding.side === 'server') {
+    attributes[ATTR.serverPort] = finding.port;
+    attributes[ATTR.timeWaitTopPeerAddresses] = finding.topPeers.map((p) => p.address);
+    attributes[ATTR.timeWaitTopPeerCounts] = finding.topPeers.map((p) => p.count);
+    if (finding.sharedListener) attributes[ATTR.listenerShared] = true;
+  } else {
+    attributes[ATTR.serverAddress] = finding.destination.address;
+    attributes[ATTR.serverPort] = finding.destination.port;
+    if (finding.utilization !== undefined) attributes[ATTR.ephemeralPortUtilization] = finding.utilization;
+    if (finding.secondsToExhaustion !== undefined) attributes[ATTR.ephemeralPortSecondsToExhaustion] = finding.secondsToExhaustion;
   }
   return attributes;
 }
