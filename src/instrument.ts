@@ -1,8 +1,10 @@
 import { diag, metrics, trace } from '@opentelemetry/api';
+import cluster from 'node:cluster';
 import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
+import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
@@ -12,12 +14,13 @@ import { StackCompactor } from './observe/stack-compactor.js';
 import { Poller } from './poll/poller.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
 import { OtelReporter, SCOPE_NAME } from './report/otel-reporter.js';
+import { TimeWaitMetrics } from './report/time-wait-metrics.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 import { VERSION } from './version.js';
 
 /** The detectors a running instrumentation drives; a new detector is added here. */
-function detectorsFor(options: ResolvedOptions): Detector[] {
-  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs)];
+function detectorsFor(options: ResolvedOptions, timeWait: TimeWaitDetector): Detector[] {
+  return [new CloseWaitLeakDetector(options.closeWaitThresholdMs), timeWait];
 }
 
 /**
@@ -33,6 +36,7 @@ class Socklife implements SocklifeHandle {
   private readonly reader: KernelReader;
   private readonly compactor: StackCompactor;
   private readonly poller: Poller;
+  private readonly timeWaitMetrics: TimeWaitMetrics;
   private stopped = false;
 
   constructor(options: ResolvedOptions) {
@@ -48,17 +52,17 @@ class Socklife implements SocklifeHandle {
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.compactor = new StackCompactor(() => this.tracker.liveConnections());
-    const findings = new FindingSpanReporter(
-      tracerProvider.getTracer(SCOPE_NAME, VERSION),
-      meterProvider.getMeter(SCOPE_NAME, VERSION),
-      (c) => this.reporter.connectionContext(c),
-    );
+    const meter = meterProvider.getMeter(SCOPE_NAME, VERSION);
+    const findings = new FindingSpanReporter(tracerProvider.getTracer(SCOPE_NAME, VERSION), meter, (c) => this.reporter.connectionContext(c));
+    // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
+    const timeWait = new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: cluster.isWorker });
+    this.timeWaitMetrics = new TimeWaitMetrics(meter, () => timeWait.counts());
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
       listeners: this.listeners,
       reader: this.reader,
-      detectors: detectorsFor(options),
+      detectors: detectorsFor(options, timeWait),
       findings,
       afterDetection: () => this.compactor.run(),
     });
@@ -83,6 +87,7 @@ class Socklife implements SocklifeHandle {
     for (const socket of this.tracker.stop()) this.observer.detach(socket);
     this.listeners.clear();
     this.reporter.stop();
+    this.timeWaitMetrics.stop();
     if (getActive() === this) setActive(undefined);
   }
 }
