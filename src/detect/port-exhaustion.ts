@@ -25,6 +25,28 @@ export function utilization(used: number, size: number): number {
   return Math.min(1, Math.max(0, used / size));
 }
 
+/** Samples kept per destination for its growth rate. */
+export const RATE_SAMPLES = 5;
+/** The span those samples cover at least, when polls come faster than this over `RATE_SAMPLES`. */
+export const RATE_WINDOW_MS = 10_000;
+
+/**
+ * Keeps a poll's sample (one per `RATE_WINDOW_MS / RATE_SAMPLES` at most, the last
+ * `RATE_SAMPLES` of them, oldest first) and returns the oldest kept before it: the rate is
+ * measured from there. A poll's own growth is too uneven: a busy event loop starts no
+ * connections for a while, then many at once, and an open connection that closes into
+ * TIME_WAIT keeps its port.
+ */
+export function keepSample(samples: PortUseSample[], current: PortUseSample): PortUseSample | undefined {
+  const oldest = samples[0];
+  const last = samples.at(-1);
+  if (last === undefined || current.time - last.time >= RATE_WINDOW_MS / RATE_SAMPLES) {
+    samples.push(current);
+    if (samples.length > RATE_SAMPLES) samples.shift();
+  }
+  return oldest;
+}
+
 /**
  * Seconds until the range is used up if ports keep being taken as fast as they were between
  * the two samples; undefined unless the use grew between them (a steady or falling count

@@ -4,7 +4,7 @@ import type { KernelNeed } from '../poll/kernel-need.js';
 import { TcpState } from '../tcp-states.js';
 import { RecentDestinations, type Destination, type DestinationEntry } from './destinations.js';
 import type { Detector, PollContext } from './detector.js';
-import { rangeSize, secondsToExhaustion, utilization, type PortUseSample } from './port-exhaustion.js';
+import { keepSample, rangeSize, secondsToExhaustion, utilization, type PortUseSample } from './port-exhaustion.js';
 import { DEFAULT_REPEAT_MS, ThresholdAlerts } from './threshold-alerts.js';
 
 /** A peer address and how many TIME_WAIT sockets towards it sit on a listening port. */
@@ -45,7 +45,7 @@ export interface ClientTimeWait extends TimeWaitCommon {
   readonly openConnections: number;
   /** (TIME_WAIT + open connections) / range, 0..1, when the range is known. */
   readonly utilization: number | undefined;
-  /** Seconds left before the range is used up at the rate the use grew since the previous poll; only while it grows. */
+  /** Seconds left before the range is used up at the rate the use grew over the last few polls (`keepSample`); only while it grows. */
   readonly secondsToExhaustion: number | undefined;
 }
 
@@ -104,8 +104,8 @@ export class TimeWaitDetector implements Detector {
   private readonly destinations = new RecentDestinations();
   private readonly alerts: ThresholdAlerts;
   private asked: Asked | undefined;
-  /** Each counted destination's port use at the last poll that counted it (for the growth rate). */
-  private previous = new Map<string, PortUseSample>();
+  /** Each counted destination's port use at the last polls that counted it, oldest first (for the growth rate). */
+  private samples = new Map<string, PortUseSample[]>();
   private lastCounts: readonly TimeWaitCount[] = [];
 
   constructor(options: TimeWaitDetectorOptions) {
@@ -163,7 +163,7 @@ export class TimeWaitDetector implements Detector {
     this.keepLiveCounts(context.listeners);
     if (asked === undefined) {
       // The namespace holds fewer than the threshold: every count is below it.
-      this.previous.clear();
+      this.samples.clear();
       this.alerts.endPoll(context.time);
     }
     // A failed read: nothing is known this poll, and what the alerts remember stays.
@@ -190,7 +190,7 @@ export class TimeWaitDetector implements Detector {
       if (since === undefined) continue;
       findings.push({ ...common, side: 'server', port, count: tally.count, since, topPeers: topPeers(tally.peers), sharedListener: this.sharedListeners });
     }
-    const samples = new Map<string, PortUseSample>();
+    const samples = new Map<string, PortUseSample[]>();
     for (const byAddress of asked.destinations.values()) {
       for (const entry of byAddress.values()) {
         const count = clients.get(entry) ?? 0;
@@ -199,7 +199,9 @@ export class TimeWaitDetector implements Detector {
         const destination: Destination = { address: entry.address, port: entry.port };
         const key = `client ${entry.address} ${entry.port}`;
         const sample: PortUseSample = { time, used: count + entry.open };
-        samples.set(key, sample);
+        const kept = this.samples.get(key) ?? [];
+        const oldest = keepSample(kept, sample);
+        samples.set(key, kept);
         const share = asked.rangeSize === undefined ? undefined : utilization(sample.used, asked.rangeSize);
         counts.push({ side: 'client', destination, count, utilization: share });
         const since = this.alerts.observe(key, count, time);
@@ -212,11 +214,11 @@ export class TimeWaitDetector implements Detector {
           since,
           openConnections: entry.open,
           utilization: share,
-          secondsToExhaustion: asked.rangeSize === undefined ? undefined : secondsToExhaustion(this.previous.get(key), sample, asked.rangeSize),
+          secondsToExhaustion: asked.rangeSize === undefined ? undefined : secondsToExhaustion(oldest, sample, asked.rangeSize),
         });
       }
     }
-    this.previous = samples;
+    this.samples = samples;
     this.lastCounts = counts;
     this.alerts.endPoll(time);
     return findings;

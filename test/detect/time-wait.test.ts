@@ -347,18 +347,46 @@ describe('client side: TIME_WAIT towards a destination', () => {
     expect(e.detector.counts()).toContainEqual({ side: 'client', destination: { address: '10.0.0.8', port: DB.port }, count: 10, utilization: 11 / RANGE_SIZE });
   });
 
-  it('says when the range runs out at the rate the use grew since the previous poll, only while it grows', () => {
+  it('says when the range runs out at the rate the use grew over the last five samples, only while it grows', () => {
     const e = env({ repeatIntervalMs: 1 });
     connectTo(e, DB, 40_001);
-    expect(client(poll(e, { timeWaitNow: 5000, rows: timeWaitTowards(DB, 999) }).findings)).toEqual([]);
-    e.clock.advance(2000);
-    // 999 + 1 open → 1999 + 1 open in 2 s: 500 ports a second.
-    const [rising] = client(poll(e, { timeWaitNow: 5000, rows: timeWaitTowards(DB, 1999) }).findings);
-    expect(rising?.secondsToExhaustion).toBeCloseTo((RANGE_SIZE - 2000) / 500, 9);
-    e.clock.advance(2000);
-    expect(client(poll(e, { timeWaitNow: 5000, rows: timeWaitTowards(DB, 1999) }).findings)[0]?.secondsToExhaustion).toBeUndefined();
-    e.clock.advance(2000);
-    expect(client(poll(e, { timeWaitNow: 5000, rows: timeWaitTowards(DB, 1500) }).findings)[0]?.secondsToExhaustion).toBeUndefined();
+    const secondsAt = (timeWait: number, afterMs = 2000): number | undefined => {
+      e.clock.advance(afterMs);
+      return client(poll(e, { timeWaitNow: 5000, rows: timeWaitTowards(DB, timeWait) }).findings)[0]?.secondsToExhaustion;
+    };
+    // First poll: no rate yet. One open connection throughout.
+    expect(secondsAt(1000)).toBeUndefined();
+    // 1001 → 1501 ports in 2 s: 250 a second.
+    expect(secondsAt(1500)).toBeCloseTo((RANGE_SIZE - 1501) / 250, 9);
+    // A poll with no growth of its own does not hide the growth before it: 500 ports in 4 s.
+    expect(secondsAt(1500)).toBeCloseTo((RANGE_SIZE - 1501) / (500 / 4), 9);
+    expect(secondsAt(1600)).toBeCloseTo((RANGE_SIZE - 1601) / (600 / 6), 9);
+    expect(secondsAt(1600)).toBeCloseTo((RANGE_SIZE - 1601) / (600 / 8), 9);
+    // Five samples kept: measured from the first poll (1001), then from the second (1501).
+    expect(secondsAt(1700)).toBeCloseTo((RANGE_SIZE - 1701) / (700 / 10), 9);
+    expect(secondsAt(1700)).toBeCloseTo((RANGE_SIZE - 1701) / (200 / 10), 9);
+    // Flat across all five: no exhaustion ahead.
+    for (let i = 0; i < 3; i++) secondsAt(1700);
+    expect(secondsAt(1700)).toBeUndefined();
+    // Falling: none either.
+    expect(secondsAt(1200)).toBeUndefined();
+  });
+
+  it('samples fast polls at most every 2 s, so the rate spans about 10 s', () => {
+    const e = env({ repeatIntervalMs: 1 });
+    connectTo(e, DB, 40_001);
+    const secondsAt = (timeWait: number): number | undefined => {
+      e.clock.advance(100);
+      return client(poll(e, { timeWaitNow: 5000, rows: timeWaitTowards(DB, timeWait) }).findings)[0]?.secondsToExhaustion;
+    };
+    // 20 ports every 100 ms for 12 s: 200 a second, measured from 10 s (5 samples 2 s apart) back at most.
+    let last: number | undefined;
+    for (let i = 0; i < 120; i++) last = secondsAt(1000 + 20 * i);
+    expect(last).toBeCloseTo((RANGE_SIZE - (1000 + 20 * 119 + 1)) / 200, 6);
+    // Then a stall of a whole second: the rate still spans the ten seconds before it.
+    for (let i = 0; i < 10; i++) last = secondsAt(1000 + 20 * 119);
+    expect(last).toBeDefined();
+    expect(last).toBeGreaterThan((RANGE_SIZE - 3381) / 200);
   });
 
   it('has no rate across a poll that did not count', () => {
