@@ -184,11 +184,13 @@ export class TimeWaitDetector implements Detector {
     const findings: TimeWaitAccumulation[] = [];
     const counts: TimeWaitCount[] = [];
     const common = { type: 'time_wait_accumulation', threshold: this.threshold, detectedAt: time, hostCount: asked.hostCount, ephemeralPortRange: asked.rangeSize } as const;
-    for (const [port, tally] of servers) {
-      counts.push({ side: 'server', port, count: tally.count, sharedListener: this.sharedListeners });
-      const since = this.alerts.observe(`server ${port}`, tally.count, time);
+    for (const [port, count] of servers) {
+      counts.push({ side: 'server', port, count, sharedListener: this.sharedListeners });
+      const since = this.alerts.observe(`server ${port}`, count, time);
       if (since === undefined) continue;
-      findings.push({ ...common, side: 'server', port, count: tally.count, since, topPeers: topPeers(tally.peers), sharedListener: this.sharedListeners });
+      // Peers are counted only for a report (at most once a minute a port), not on every poll.
+      const peers = topPeers(peersOn(rows, port, asked.servers.get(port)));
+      findings.push({ ...common, side: 'server', port, count, since, topPeers: peers, sharedListener: this.sharedListeners });
     }
     const samples = new Map<string, PortUseSample[]>();
     for (const byAddress of asked.destinations.values()) {
@@ -225,9 +227,9 @@ export class TimeWaitDetector implements Detector {
   }
 }
 
-/** One poll's TIME_WAIT rows, per listening port (with their peers) and per destination. */
+/** One poll's TIME_WAIT rows, per listening port and per destination. */
 interface Tally {
-  readonly servers: Map<number, { count: number; readonly peers: Map<string, number> }>;
+  readonly servers: Map<number, number>;
   readonly clients: Map<DestinationEntry, number>;
 }
 
@@ -237,21 +239,32 @@ interface Tally {
  */
 function tally(asked: Asked, rows: readonly KernelSocketRow[]): Tally {
   const servers: Tally['servers'] = new Map();
-  for (const port of asked.servers.keys()) servers.set(port, { count: 0, peers: new Map() });
+  for (const port of asked.servers.keys()) servers.set(port, 0);
   const clients: Tally['clients'] = new Map();
   for (const row of rows) {
     if (row.state !== TcpState.TimeWait) continue;
-    const listening = asked.servers.get(row.local.port);
-    const server = servers.get(row.local.port);
-    if (listening !== undefined && server !== undefined && (listening.anyAddress || listening.addresses.has(row.local.address))) {
-      server.count++;
-      server.peers.set(row.peer.address, (server.peers.get(row.peer.address) ?? 0) + 1);
+    if (isOnListener(row, asked.servers.get(row.local.port))) {
+      servers.set(row.local.port, (servers.get(row.local.port) ?? 0) + 1);
       continue;
     }
     const destination = asked.destinations.get(row.peer.port)?.get(row.peer.address);
     if (destination !== undefined) clients.set(destination, (clients.get(destination) ?? 0) + 1);
   }
   return { servers, clients };
+}
+
+function isOnListener(row: KernelSocketRow, listening: ListeningPort | undefined): boolean {
+  return listening !== undefined && (listening.anyAddress || listening.addresses.has(row.local.address));
+}
+
+/** The TIME_WAIT sockets on one listening port, by peer address. */
+function peersOn(rows: readonly KernelSocketRow[], port: number, listening: ListeningPort | undefined): Map<string, number> {
+  const peers = new Map<string, number>();
+  for (const row of rows) {
+    if (row.state !== TcpState.TimeWait || row.local.port !== port || !isOnListener(row, listening)) continue;
+    peers.set(row.peer.address, (peers.get(row.peer.address) ?? 0) + 1);
+  }
+  return peers;
 }
 
 /** This process's listening ports, each with the local addresses that are its own. */

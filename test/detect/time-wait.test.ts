@@ -216,16 +216,17 @@ describe('server side: TIME_WAIT on a listening port', () => {
     e.listeners.add(listeningOn(SERVER_PORT, '127.0.0.1'), undefined);
     e.listeners.add(listeningOn(9090, '::'), undefined);
     const rows = [
-      ...timeWaitOn({ address: '127.0.0.1', port: SERVER_PORT }, 600),
-      ...timeWaitOn({ address: '10.0.0.1', port: SERVER_PORT }, 600),
+      ...timeWaitOn({ address: '127.0.0.1', port: SERVER_PORT }, 1000, ['192.0.2.1']),
+      ...timeWaitOn({ address: '10.0.0.1', port: SERVER_PORT }, 1000, ['192.0.2.2']),
       ...timeWaitOn({ address: '10.0.0.1', port: 9090 }, 300),
       ...timeWaitOn({ address: '::1', port: 9090 }, 300),
     ];
-    poll(e, { timeWaitNow: 5000, rows });
+    const findings = server(poll(e, { timeWaitNow: 5000, rows }).findings);
     expect(e.detector.counts()).toEqual([
-      { side: 'server', port: SERVER_PORT, count: 600, sharedListener: false },
+      { side: 'server', port: SERVER_PORT, count: 1000, sharedListener: false },
       { side: 'server', port: 9090, count: 600, sharedListener: false },
     ]);
+    expect(findings.map((f) => [f.port, f.topPeers])).toEqual([[SERVER_PORT, [{ address: '192.0.2.1', count: 1000 }]]]);
   });
 
   it('ignores rows in other states, should a source return them', () => {
