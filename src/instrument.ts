@@ -5,6 +5,7 @@ import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
 import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
 import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
+import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { isClusterWorker } from './observe/cluster-worker.js';
@@ -20,12 +21,14 @@ import { FindingFanOut } from './report/findings.js';
 import { ListenMetrics } from './report/listen-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
+import { bindTimeWaitMetrics } from './report/time-wait-metrics.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
 /** What detectors share with the running instrumentation, which stops them. */
 interface DetectorParts {
   readonly stalls: StallSource;
   readonly listenFigures: ListenFiguresSink;
+  readonly timeWait: TimeWaitDetector;
 }
 
 /** The detectors a running instrumentation drives; a new detector is added here. */
@@ -33,6 +36,7 @@ function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[
   return [
     new CloseWaitLeakDetector(options.closeWaitThresholdMs),
     new HalfCloseStuckDetector(options.closeWaitThresholdMs),
+    parts.timeWait,
     new ListenPressureDetector({
       synReceivedThreshold: options.synReceivedThreshold,
       stalls: parts.stalls,
@@ -88,12 +92,15 @@ class Socklife implements SocklifeHandle {
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
     this.listenMetrics = new ListenMetrics(this.providers);
+    // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
+    const timeWait = new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: isClusterWorker() });
+    bindTimeWaitMetrics(this.providers, () => timeWait.counts());
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
       listeners: this.listeners,
       reader: this.reader,
-      detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics }),
+      detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics, timeWait }),
       findings,
       afterDetection: () => {
         this.followGlobalMeterProvider();

@@ -19,6 +19,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
 import type { HalfCloseStuck } from '../detect/half-close-stuck.js';
+import type { TimeWaitAccumulation } from '../detect/time-wait.js';
 import type { Connection } from '../model/connection.js';
 
 /**
@@ -79,6 +80,13 @@ export const ATTR = {
   listenPressureReasons: 'tcp.listen.pressure.reasons',
   listenerShared: 'tcp.listener.shared',
   eventLoopStallDuration: 'nodejs.event_loop.stall.duration',
+  timeWaitCount: 'tcp.time_wait.count',
+  timeWaitHostCount: 'tcp.time_wait.host_count',
+  timeWaitTopPeerAddresses: 'tcp.time_wait.top_peers.address',
+  timeWaitTopPeerCounts: 'tcp.time_wait.top_peers.count',
+  ephemeralPortRange: 'tcp.ephemeral_ports.range',
+  ephemeralPortUtilization: 'tcp.ephemeral_ports.utilization',
+  ephemeralPortSecondsToExhaustion: 'tcp.ephemeral_ports.seconds_to_exhaustion',
 } as const;
 
 /** Address attributes of a connection, once its endpoints are known. */
@@ -174,6 +182,30 @@ export function creationStackAttributes(c: Connection): Attributes {
     attributes[ATTR.codeLineNumber] = frame.line;
     attributes[ATTR.codeColumnNumber] = frame.column;
     if (frame.functionName !== undefined) attributes[ATTR.codeFunctionName] = frame.functionName;
+  }
+  return attributes;
+}
+
+/** Attributes of a `tcp.time_wait.accumulation` span. */
+export function timeWaitAttributes(finding: TimeWaitAccumulation): Attributes {
+  const attributes: Attributes = {
+    [ATTR.networkTransport]: 'tcp',
+    [ATTR.connectionState]: 'time_wait',
+    [ATTR.socketSide]: finding.side,
+    [ATTR.timeWaitCount]: finding.count,
+    [ATTR.timeWaitHostCount]: finding.hostCount,
+  };
+  if (finding.ephemeralPortRange !== undefined) attributes[ATTR.ephemeralPortRange] = finding.ephemeralPortRange;
+  if (finding.side === 'server') {
+    attributes[ATTR.serverPort] = finding.port;
+    attributes[ATTR.timeWaitTopPeerAddresses] = finding.topPeers.map((p) => p.address);
+    attributes[ATTR.timeWaitTopPeerCounts] = finding.topPeers.map((p) => p.count);
+    if (finding.sharedListener) attributes[ATTR.listenerShared] = true;
+  } else {
+    attributes[ATTR.serverAddress] = finding.destination.address;
+    attributes[ATTR.serverPort] = finding.destination.port;
+    if (finding.utilization !== undefined) attributes[ATTR.ephemeralPortUtilization] = finding.utilization;
+    if (finding.secondsToExhaustion !== undefined) attributes[ATTR.ephemeralPortSecondsToExhaustion] = finding.secondsToExhaustion;
   }
   return attributes;
 }

@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
-import { ATTR, halfCloseStuckAttributes, leakAttributes } from './attributes.js';
+import { ATTR, halfCloseStuckAttributes, leakAttributes, timeWaitAttributes } from './attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import type { Providers } from './providers.js';
 
@@ -47,7 +47,22 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
       ` (${stuck.cause})`,
     connection: stuck.connection,
   }),
+  time_wait_accumulation: (tw) => ({
+    name: 'tcp.time_wait.accumulation',
+    startTime: tw.since,
+    endTime: tw.detectedAt,
+    attributes: timeWaitAttributes(tw),
+    errorMessage:
+      tw.side === 'server'
+        ? `server side: ${tw.count} sockets in TIME_WAIT on listening port ${tw.port} (threshold ${tw.threshold})`
+        : `client side: ${tw.count} sockets in TIME_WAIT towards ${hostPort(tw.destination.address, tw.destination.port)} (threshold ${tw.threshold})`,
+  }),
 };
+
+/** `address:port`, the address bracketed when it is IPv6. */
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
 
 export function findingSpan(finding: Finding): FindingSpan {
   const build = FINDING_SPANS[finding.type] as (f: Finding) => FindingSpan;

@@ -1,0 +1,297 @@
+import type { ListeningSockets } from '../model/listening-sockets.js';
+import type { KernelSocketRow } from '../observe/kernel/rows.js';
+import type { KernelNeed } from '../poll/kernel-need.js';
+import { TcpState } from '../tcp-states.js';
+import { RecentDestinations, type Destination, type DestinationEntry } from './destinations.js';
+import type { Detector, PollContext } from './detector.js';
+import { keepSample, rangeSize, secondsToExhaustion, utilization, type PortUseSample } from './port-exhaustion.js';
+import { DEFAULT_REPEAT_MS, ThresholdAlerts } from './threshold-alerts.js';
+
+/** A peer address and how many TIME_WAIT sockets towards it sit on a listening port. */
+export interface PeerCount {
+  readonly address: string;
+  readonly count: number;
+}
+
+interface TimeWaitCommon {
+  readonly type: 'time_wait_accumulation';
+  /** TIME_WAIT sockets counted on the port or towards the destination. */
+  readonly count: number;
+  readonly threshold: number;
+  /** Epoch ms of the poll at which the count reached the threshold (this stretch above it). */
+  readonly since: number;
+  readonly detectedAt: number;
+  /** TIME_WAIT sockets in the whole network namespace (`/proc/net/sockstat` `tw`). */
+  readonly hostCount: number;
+  /** Ports in the ephemeral range (`ip_local_port_range`: high − low + 1), when readable. */
+  readonly ephemeralPortRange: number | undefined;
+}
+
+/** TIME_WAIT on a port this process listens on: it closed those connections first. */
+export interface ServerTimeWait extends TimeWaitCommon {
+  readonly side: 'server';
+  readonly port: number;
+  /** The peers holding the most of them, most first (at most `MAX_TOP_PEERS`). */
+  readonly topPeers: readonly PeerCount[];
+  /** True in a cluster worker: the workers share the listening socket and count the same sockets. */
+  readonly sharedListener: boolean;
+}
+
+/** TIME_WAIT towards a destination this process connects to: it closed those connections first. */
+export interface ClientTimeWait extends TimeWaitCommon {
+  readonly side: 'client';
+  readonly destination: Destination;
+  /** This process's open connections towards the destination. */
+  readonly openConnections: number;
+  /** (TIME_WAIT + open connections) / range, 0..1, when the range is known. */
+  readonly utilization: number | undefined;
+  /** Seconds left before the range is used up at the rate the use grew over the last few polls (`keepSample`); only while it grows. */
+  readonly secondsToExhaustion: number | undefined;
+}
+
+/** Sockets piling up in TIME_WAIT on one side of this process's connections. */
+export type TimeWaitAccumulation = ServerTimeWait | ClientTimeWait;
+
+/** One poll's count for one port or destination, for the metrics. */
+export type TimeWaitCount =
+  | { readonly side: 'server'; readonly port: number; readonly count: number; readonly sharedListener: boolean }
+  | { readonly side: 'client'; readonly destination: Destination; readonly count: number; readonly utilization: number | undefined };
+
+export interface TimeWaitDetectorOptions {
+  /** TIME_WAIT sockets on one port, or towards one destination, at which it is reported. */
+  readonly threshold: number;
+  /** Reported at most once per this interval while it stays above. Default `DEFAULT_REPEAT_MS` (60 s: one TIME_WAIT lifetime on Linux). */
+  readonly repeatIntervalMs?: number;
+  /** True in a cluster worker, whose listening sockets the workers share. */
+  readonly sharedListeners?: boolean;
+}
+
+/** Peers named on a server-side report. */
+export const MAX_TOP_PEERS = 5;
+
+const TIME_WAIT: readonly TcpState[] = [TcpState.TimeWait];
+const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '*']);
+
+/** Which local addresses of a listening port are this process's: any, or those it is bound to. */
+interface ListeningPort {
+  anyAddress: boolean;
+  readonly addresses: Set<string>;
+}
+
+/** What a poll's need asked for, kept until its rows come back. */
+interface Asked {
+  readonly servers: ReadonlyMap<number, ListeningPort>;
+  readonly destinations: ReadonlyMap<number, ReadonlyMap<string, DestinationEntry>>;
+  readonly hostCount: number;
+  readonly rangeSize: number | undefined;
+}
+
+/**
+ * Finds TIME_WAIT sockets piling up on either side of this process's connections: on its
+ * listening ports (it closes accepted connections first) and towards the destinations it
+ * connects to (it closes its client connections first). Counted per port or destination
+ * from kernel rows (TIME_WAIT sockets belong to no process: the port, or the peer address
+ * and port, ties them to this one).
+ *
+ * Cheap by construction: the kernel's counters (a file read) say how many TIME_WAIT sockets
+ * the network namespace holds; while that is below the threshold no port can reach it and
+ * nothing is listed. Above it, one query filtered in the kernel to TIME_WAIT on these ports.
+ */
+export class TimeWaitDetector implements Detector {
+  readonly name = 'time_wait_accumulation';
+  private readonly threshold: number;
+  private readonly sharedListeners: boolean;
+  private readonly destinations = new RecentDestinations();
+  private readonly alerts: ThresholdAlerts;
+  private asked: Asked | undefined;
+  /** Each counted destination's port use at the last polls that counted it, oldest first (for the growth rate). */
+  private samples = new Map<string, PortUseSample[]>();
+  private lastCounts: readonly TimeWaitCount[] = [];
+
+  constructor(options: TimeWaitDetectorOptions) {
+    this.threshold = options.threshold;
+    this.sharedListeners = options.sharedListeners ?? false;
+    this.alerts = new ThresholdAlerts(options.threshold, options.repeatIntervalMs ?? DEFAULT_REPEAT_MS);
+  }
+
+  /**
+   * Each port's and destination's count at the last poll that counted it. A poll counts only
+   * while the namespace holds at least the threshold; between such polls the last counts stay,
+   * for the ports still listened on and the destinations still remembered.
+   */
+  counts(): readonly TimeWaitCount[] {
+    return this.lastCounts;
+  }
+
+  /** Learns where this process connects, on every tick, even while a kernel read is out. */
+  fromEvents(context: Omit<PollContext, 'counters'>): TimeWaitAccumulation[] {
+    this.destinations.learn(context.model, context.time);
+    return [];
+  }
+
+  wantsCounters(context: Omit<PollContext, 'counters'>): boolean {
+    return this.destinations.size > 0 || context.listeners.all().length > 0;
+  }
+
+  need(context: PollContext): KernelNeed | undefined {
+    this.asked = undefined;
+    const hostCount = context.counters?.timeWaitNow;
+    // Fewer in the whole namespace than the threshold: no port can have that many.
+    if (hostCount === undefined || hostCount < this.threshold) return undefined;
+    const servers = listeningPorts(context.listeners);
+    const destinations = new Map<number, Map<string, DestinationEntry>>();
+    for (const entry of this.destinations.entries()) {
+      let byAddress = destinations.get(entry.port);
+      if (byAddress === undefined) destinations.set(entry.port, (byAddress = new Map()));
+      byAddress.set(entry.address, entry);
+    }
+    if (servers.size === 0 && destinations.size === 0) return undefined;
+    const range = context.counters?.ephemeralPortRange;
+    this.asked = { servers, destinations, hostCount, rangeSize: range === undefined ? undefined : rangeSize(range) };
+    // Never both port lists absent: that would ask for every TIME_WAIT socket.
+    return {
+      states: TIME_WAIT,
+      ...(servers.size > 0 ? { localPorts: [...servers.keys()] } : {}),
+      ...(destinations.size > 0 ? { peerPorts: [...destinations.keys()] } : {}),
+    };
+  }
+
+  fromKernel(context: PollContext, rows: readonly KernelSocketRow[] | undefined): TimeWaitAccumulation[] {
+    const asked = this.asked;
+    this.asked = undefined;
+    if (asked !== undefined && rows !== undefined) return this.count(asked, rows, context.time);
+    this.keepLiveCounts(context.listeners);
+    if (asked === undefined) {
+      // The namespace holds fewer than the threshold: every count is below it.
+      this.samples.clear();
+      this.alerts.endPoll(context.time);
+    }
+    // A failed read: nothing is known this poll, and what the alerts remember stays.
+    return [];
+  }
+
+  /** Drops the last counts of ports no longer listened on and destinations forgotten. */
+  private keepLiveCounts(listeners: ListeningSockets): void {
+    if (this.lastCounts.length === 0) return;
+    const ports = new Set(listeners.ports());
+    this.lastCounts = this.lastCounts.filter((c) =>
+      c.side === 'server' ? ports.has(c.port) : this.destinations.get(c.destination.address, c.destination.port) !== undefined,
+    );
+  }
+
+  private count(asked: Asked, rows: readonly KernelSocketRow[], time: number): TimeWaitAccumulation[] {
+    const { servers, clients } = tally(asked, rows);
+    const findings: TimeWaitAccumulation[] = [];
+    const counts: TimeWaitCount[] = [];
+    const common = { type: 'time_wait_accumulation', threshold: this.threshold, detectedAt: time, hostCount: asked.hostCount, ephemeralPortRange: asked.rangeSize } as const;
+    for (const [port, count] of servers) {
+      counts.push({ side: 'server', port, count, sharedListener: this.sharedListeners });
+      const since = this.alerts.observe(`server ${port}`, count, time);
+      if (since === undefined) continue;
+      // Peers are counted only for a report (at most once a minute a port), not on every poll.
+      const peers = topPeers(peersOn(rows, port, asked.servers.get(port)));
+      findings.push({ ...common, side: 'server', port, count, since, topPeers: peers, sharedListener: this.sharedListeners });
+    }
+    const samples = new Map<string, PortUseSample[]>();
+    for (const byAddress of asked.destinations.values()) {
+      for (const entry of byAddress.values()) {
+        const count = clients.get(entry) ?? 0;
+        // Its TIME_WAIT sockets keep a destination remembered after its last connection closed.
+        if (count > 0) this.destinations.touch(entry.address, entry.port, time);
+        const destination: Destination = { address: entry.address, port: entry.port };
+        const key = `client ${entry.address} ${entry.port}`;
+        const sample: PortUseSample = { time, used: count + entry.open };
+        const kept = this.samples.get(key) ?? [];
+        const oldest = keepSample(kept, sample);
+        samples.set(key, kept);
+        const share = asked.rangeSize === undefined ? undefined : utilization(sample.used, asked.rangeSize);
+        counts.push({ side: 'client', destination, count, utilization: share });
+        const since = this.alerts.observe(key, count, time);
+        if (since === undefined) continue;
+        findings.push({
+          ...common,
+          side: 'client',
+          destination,
+          count,
+          since,
+          openConnections: entry.open,
+          utilization: share,
+          secondsToExhaustion: asked.rangeSize === undefined ? undefined : secondsToExhaustion(oldest, sample, asked.rangeSize),
+        });
+      }
+    }
+    this.samples = samples;
+    this.lastCounts = counts;
+    this.alerts.endPoll(time);
+    return findings;
+  }
+}
+
+/** One poll's TIME_WAIT rows, per listening port and per destination. */
+interface Tally {
+  readonly servers: Map<number, number>;
+  readonly clients: Map<DestinationEntry, number>;
+}
+
+/**
+ * Counts the rows: on a listening port (and one of its addresses, unless it listens on every
+ * address) they are server side; else towards a destination (peer address and port) client side.
+ */
+function tally(asked: Asked, rows: readonly KernelSocketRow[]): Tally {
+  const servers: Tally['servers'] = new Map();
+  for (const port of asked.servers.keys()) servers.set(port, 0);
+  const clients: Tally['clients'] = new Map();
+  for (const row of rows) {
+    if (row.state !== TcpState.TimeWait) continue;
+    if (isOnListener(row, asked.servers.get(row.local.port))) {
+      servers.set(row.local.port, (servers.get(row.local.port) ?? 0) + 1);
+      continue;
+    }
+    const destination = asked.destinations.get(row.peer.port)?.get(row.peer.address);
+    if (destination !== undefined) clients.set(destination, (clients.get(destination) ?? 0) + 1);
+  }
+  return { servers, clients };
+}
+
+function isOnListener(row: KernelSocketRow, listening: ListeningPort | undefined): boolean {
+  return listening !== undefined && (listening.anyAddress || listening.addresses.has(row.local.address));
+}
+
+/** The TIME_WAIT sockets on one listening port, by peer address. */
+function peersOn(rows: readonly KernelSocketRow[], port: number, listening: ListeningPort | undefined): Map<string, number> {
+  const peers = new Map<string, number>();
+  for (const row of rows) {
+    if (row.state !== TcpState.TimeWait || row.local.port !== port || !isOnListener(row, listening)) continue;
+    peers.set(row.peer.address, (peers.get(row.peer.address) ?? 0) + 1);
+  }
+  return peers;
+}
+
+/** This process's listening ports, each with the local addresses that are its own. */
+function listeningPorts(listeners: ListeningSockets): Map<number, ListeningPort> {
+  const ports = new Map<number, ListeningPort>();
+  for (const socket of listeners.all()) {
+    let port = ports.get(socket.port);
+    if (port === undefined) ports.set(socket.port, (port = { anyAddress: false, addresses: new Set() }));
+    if (WILDCARDS.has(socket.address)) port.anyAddress = true;
+    else port.addresses.add(socket.address);
+  }
+  return ports;
+}
+
+/** The peers with the most sockets, most first (ties by address), at most `MAX_TOP_PEERS`. */
+export function topPeers(peers: ReadonlyMap<string, number>): PeerCount[] {
+  const top: PeerCount[] = [];
+  for (const [address, count] of peers) {
+    if (top.length === MAX_TOP_PEERS && !before({ address, count }, top[MAX_TOP_PEERS - 1] as PeerCount)) continue;
+    let i = top.length;
+    while (i > 0 && before({ address, count }, top[i - 1] as PeerCount)) i--;
+    top.splice(i, 0, { address, count });
+    if (top.length > MAX_TOP_PEERS) top.pop();
+  }
+  return top;
+}
+
+function before(a: PeerCount, b: PeerCount): boolean {
+  return a.count > b.count || (a.count === b.count && a.address < b.address);
+}
