@@ -9,7 +9,7 @@
 // copy of dist/ made at the start (bench/.snapshot), so rebuilds during the run do not matter.
 //
 // Knobs (environment):
-//   BENCH_CYCLES (12), BENCH_INSTANCES (3), BENCH_SECONDS (1), BENCH_WARMUP_SECONDS (1)   figures 1-3
+//   BENCH_ROUNDS (5, at least 5), BENCH_SECONDS (2), BENCH_WARMUP_SECONDS (1)             figures 1-3
 //   BENCH_CLOSE_CONNECTIONS (32), BENCH_KEEPALIVE_CONNECTIONS (8), BENCH_CHURN_CONCURRENCY (16)
 //   BENCH_POLL_SOCKETS (1000,10000,50000), BENCH_DELAY_AT (10000), BENCH_DELAY_WINDOW_MS (10000),
 //   BENCH_POLL_INTERVAL_MS (1000)                                                        figure 4

@@ -1,6 +1,6 @@
 // Starting the processes of a benchmark: each one a separate Node process (optionally pinned
 // to a CPU with taskset), talking to the orchestrator over an IPC channel in JSON messages.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { snapshot } from './snapshot.mjs';
 
@@ -29,8 +29,10 @@ let nextRequestId = 1;
 
 export class NodeChild {
   /**
+   * `netns`: 'new' runs the process in a network namespace of its own (loopback only; see
+   * `freshNetns`), a NodeChild runs it in that child's namespace.
    * @param {string} program file name in bench/programs/
-   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string }} options
+   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string, netns?: 'new' | NodeChild }} options
    */
   constructor(program, options = {}) {
     const nodeArgs = [...(options.nodeArgs ?? [])];
@@ -40,6 +42,9 @@ export class NodeChild {
     }
     const argv = [process.execPath, ...nodeArgs, PROGRAMS + program, ...(options.args ?? [])];
     if (options.cpu !== undefined) argv.unshift('taskset', '-c', String(options.cpu));
+    if (options.netns === 'new' && FRESH_NETNS) argv.unshift('unshare', '-n', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh');
+    else if (options.netns instanceof NodeChild && FRESH_NETNS) argv.unshift(...inNetnsOf(options.netns));
+    this.pid = undefined;
     this.label = options.label ?? program;
     this.messages = [];
     this.waiters = [];
@@ -49,6 +54,8 @@ export class NodeChild {
       env: childEnv({ BENCH_SOCKLIFE_DIR: SOCKLIFE_DIR, ...(options.env ?? {}) }),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // unshare, sh and taskset each exec the next: the pid is the Node process's.
+    this.pid = this.child.pid;
     this.exit = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
         this.exited = true;
@@ -119,6 +126,23 @@ export class NodeChild {
     clearTimeout(timer);
     return result;
   }
+}
+
+/**
+ * True when a process can get a network namespace of its own here (root, `unshare -n`).
+ * Then every measured process of figures 1-3 starts in a new one: the TIME_WAIT sockets and
+ * the connection tables of the run before it are not in the kernel tables its connections
+ * go through. BENCH_NETNS=0 turns it off.
+ */
+export const FRESH_NETNS = (() => {
+  if (process.env.BENCH_NETNS === '0') return false;
+  const r = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && ip -o addr show dev lo'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes('127.0.0.1');
+})();
+
+/** The command prefix that runs a command in `child`'s network namespace (when FRESH_NETNS). */
+export function inNetnsOf(child) {
+  return FRESH_NETNS && child?.pid !== undefined ? ['nsenter', '-t', String(child.pid), '-n', '--'] : [];
 }
 
 /** Stops every child given, in parallel, ignoring failures. */

@@ -49,13 +49,15 @@ export function parseWrk(text) {
 }
 
 /**
- * @param {{ url: string, connections: number, seconds: number, threads?: number, headers?: string[], cpu?: number|string }} o
+ * `prefix`: a command wrk runs under (nsenter into the server's network namespace).
+ * @param {{ url: string, connections: number, seconds: number, threads?: number, headers?: string[], cpu?: number|string, prefix?: string[] }} o
  */
 export async function runWrk(o) {
   const args = ['-t', String(o.threads ?? 1), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency'];
   for (const h of o.headers ?? []) args.push('-H', h);
   args.push(o.url);
-  const [cmd, argv] = o.cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(o.cpu), 'wrk', ...args]];
+  const full = [...(o.prefix ?? []), ...(o.cpu === undefined ? [] : ['taskset', '-c', String(o.cpu)]), 'wrk', ...args];
+  const [cmd, argv] = [full[0], full.slice(1)];
   const { stdout } = await execFileAsync(cmd, argv, { maxBuffer: 1 << 20, timeout: (o.seconds + 30) * 1000 });
   const result = parseWrk(stdout);
   if (!Number.isFinite(result.rps)) throw new Error(`could not read wrk's output:\n${stdout}`);
