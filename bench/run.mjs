@@ -31,7 +31,9 @@ const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIGURES = ['1-http-close', '2-http-keepalive', '3-client-churn', '4-poll-cost', '5-memory', '6-detection-latency'];
 
-const only = process.argv.slice(2);
+// `--table`: run nothing, rebuild the table from the results already in bench/results.
+const tableOnly = process.argv.includes('--table');
+const only = process.argv.slice(2).filter((a) => a !== '--table');
 const selected = only.length === 0 ? FIGURES : FIGURES.filter((f) => only.some((o) => f === o || f.startsWith(`${o}-`)));
 if (selected.length === 0) {
   console.error(`no figure matches ${only.join(' ')}; figures: ${FIGURES.join(', ')}`);
@@ -85,13 +87,13 @@ function runScript(name) {
 
 const started = Date.now();
 mkdirSync(RESULTS, { recursive: true });
-for (const f of readdirSync(RESULTS)) if (f.endsWith('.json') && selected.some((s) => f === `${s}.json`)) rmSync(RESULTS + f);
+if (!tableOnly) for (const f of readdirSync(RESULTS)) if (f.endsWith('.json') && selected.some((s) => f === `${s}.json`)) rmSync(RESULTS + f);
 
 // One copy of the build for every figure, safe from rebuilds while the benchmark runs.
 process.env.BENCH_SNAPSHOT = await makeSnapshot();
 const machineLine = machine();
 console.log(`socklife overhead benchmark\nmachine: ${machineLine}\n${NETNS ? 'each figure runs in a private network namespace (loopback only)' : 'figures run in the host network namespace'}`);
-const busyBefore = await busyShare();
+const busyBefore = tableOnly ? 0 : await busyShare();
 if (busyBefore > 0.1) {
   console.log(`warning: other processes keep ${(busyBefore * 100).toFixed(0)}% of the CPUs busy; ratios will be noisy`);
 }
@@ -110,7 +112,7 @@ async function waitQuiet() {
 }
 
 const busy = [];
-for (const name of selected) {
+for (const name of tableOnly ? [] : selected) {
   busy.push(await waitQuiet());
   const { code, signal } = await runScript(name);
   if (signal) console.log(`${name} ended by ${signal}`);
@@ -138,7 +140,7 @@ const md = [
   ...rows.map((c) => `| ${c.figure} | ${escape(c.what)} | ${escape(c.budget)} | ${escape(c.measured)} | ${verdict(c)} | ${escape(shortMachine)} |`),
   '',
   `Machine: ${machineLine}. ${NETNS ? 'Each figure ran in a private network namespace (loopback only), so that ss walks only its own sockets.' : 'Figures ran in the host network namespace.'}`,
-  `Reproduce: \`npm run bench\` (${seconds} s for this run${selected.length < FIGURES.length ? `, figures ${selected.join(', ')}` : ''}); each figure alone: \`node bench/<figure>.mjs\` after \`npm run build\`; raw numbers in \`bench/results/<figure>.json\`.`,
+  `Reproduce: \`npm run bench\` (${tableOnly ? 'table rebuilt from the figures\' results' : `${seconds} s for this run`}${selected.length < FIGURES.length ? `, figures ${selected.join(', ')}` : ''}); each figure alone: \`node bench/<figure>.mjs\` after \`npm run build\`; raw numbers in \`bench/results/<figure>.json\`.`,
   Math.max(busyBefore, ...busy) > 0.1
     ? `Note: other processes kept up to ${(Math.max(busyBefore, ...busy) * 100).toFixed(0)}% of the CPUs busy between figures (sampled for 0.5-1 s each time); ratios are noisier than on an idle machine.`
     : '',

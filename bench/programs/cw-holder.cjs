@@ -152,7 +152,7 @@ run(async () => {
     query() {
       const { ssArguments } = require(DIST + 'observe/kernel/ss-source.js');
       const tracker = freshTracker(sockets);
-      return { argv: ssArguments(tracker.queryFor(['close_wait'])) };
+      return { argv: ssArguments(tracker.portsQuery(['close_wait'])) };
     },
   });
   send({ type: 'ready', port: server.address().port, hookProblems });
