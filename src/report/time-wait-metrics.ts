@@ -7,7 +7,8 @@ import type { Providers } from './providers.js';
  * The TIME_WAIT counts of the latest poll that counted them, as gauges: per listening port
  * (server side) and per destination (client side), and each destination's share of the
  * ephemeral range. A poll that did not count (fewer TIME_WAIT sockets in the namespace than
- * the threshold, or no kernel source) leaves no data points.
+ * the threshold, or no kernel source) leaves the last counts in place, for as long as the port
+ * listens or the destination is remembered.
  */
 export function bindTimeWaitMetrics(providers: Providers, counts: () => readonly TimeWaitCount[]): void {
   providers.bindMeter((meter) => bind(meter, counts));
