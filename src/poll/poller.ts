@@ -87,7 +87,9 @@ export class Poller {
     try {
       const { tracker, listeners, detectors, reader } = this.options;
       const base = { model: tracker, listeners, time: now() };
-      const wantsCounters = detectors.some((d) => guarded(`detector ${d.name}`, () => d.wantsCounters?.(base) ?? false, false));
+      // Every detector is asked, each poll (no short cut): a detector may start measuring when asked.
+      let wantsCounters = false;
+      for (const d of detectors) if (guarded(`detector ${d.name}`, () => d.wantsCounters?.(base) ?? false, false)) wantsCounters = true;
       const counters = wantsCounters ? await (this.options.readCounters ?? readKernelCounters)() : undefined;
       if (this.stopped) return;
       const context: PollContext = { ...base, time: now(), counters };

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import type { Detector } from '../../src/detect/detector.js';
+import type { Finding } from '../../src/detect/finding.js';
+import { ListeningSockets } from '../../src/model/listening-sockets.js';
+import { KernelReader } from '../../src/observe/kernel/kernel-reader.js';
+import { Poller } from '../../src/poll/poller.js';
+import { model } from '../model/fixture.js';
+
+/** A detector that records what the poller asked of it. */
+function recordingDetector(name: string, calls: string[], behaviour: Partial<Detector> = {}): Detector {
+  return {
+    name,
+    wantsCounters: () => {
+      calls.push(`${name}.wantsCounters`);
+      return true;
+    },
+    fromEvents: () => {
+      calls.push(`${name}.fromEvents`);
+      return [];
+    },
+    fromKernel: () => {
+      calls.push(`${name}.fromKernel`);
+      return [];
+    },
+    ...behaviour,
+  };
+}
+
+async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise<void> {
+  const { tracker } = model();
+  let counterReads = 0;
+  const poller = new Poller({
+    intervalMs: 60_000,
+    tracker,
+    listeners: new ListeningSockets(),
+    reader: new KernelReader([]),
+    detectors,
+    findings: { report: (f) => reported.push(f) },
+    readCounters: async () => {
+      counterReads++;
+      return {};
+    },
+  });
+  poller.start();
+  await new Promise((r) => setTimeout(r, 50));
+  poller.stop();
+  expect(counterReads).toBe(1);
+}
+
+describe('Poller', () => {
+  it('asks every detector whether it wants the counters, each poll (a detector may start measuring then), and reads them once', async () => {
+    const calls: string[] = [];
+    await onePoll([recordingDetector('a', calls), recordingDetector('b', calls)]);
+    expect(calls).toEqual(['a.fromEvents', 'b.fromEvents', 'a.wantsCounters', 'b.wantsCounters', 'a.fromKernel', 'b.fromKernel']);
+  });
+
+  it('a detector that throws loses only its own findings', async () => {
+    const calls: string[] = [];
+    const finding = { type: 'close_wait_leak' } as unknown as Finding;
+    const reported: Finding[] = [];
+    const throwing = recordingDetector('a', calls, {
+      fromEvents: () => {
+        throw new Error('broken detector');
+      },
+      wantsCounters: () => {
+        throw new Error('broken detector');
+      },
+    });
+    const healthy = recordingDetector('b', calls, { fromEvents: () => [finding] });
+    await onePoll([throwing, healthy], reported);
+    expect(reported).toEqual([finding]);
+    expect(calls).toContain('b.wantsCounters');
+  });
+});
