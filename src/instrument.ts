@@ -4,6 +4,7 @@ import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
 import { ListeningSockets } from './model/listening-sockets.js';
+import { forgetSaidFailures } from './model/notify.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
@@ -41,6 +42,7 @@ class Socklife implements SocklifeHandle {
 
   constructor(options: ResolvedOptions) {
     this.options = options;
+    forgetSaidFailures();
     this.providers = new Providers(options.tracerProvider ?? trace.getTracerProvider(), options.meterProvider ?? metrics.getMeterProvider());
     this.reporter = new OtelReporter({
       providers: this.providers,

@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, 
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, leakAttributes } from './attributes.js';
-import type { Providers } from './providers.js';
+import { endSpan, type Providers } from './providers.js';
 
 /** The span that tells one finding. */
 export interface FindingSpan {
@@ -64,7 +64,7 @@ export class FindingSpanReporter implements FindingSink {
   }
 
   report(finding: Finding): void {
-    // Counted first: a tracer that throws must not lose the count.
+    // Counted first: a tracer that throws must not lose the count (and the meter never throws).
     this.findingCount.add(1, { [ATTR.findingType]: finding.type });
     if (finding.type === 'close_wait_leak') {
       this.leakCount.add(1, { [ATTR.closeWaitCause]: finding.cause, [ATTR.socketSide]: finding.connection.side });
@@ -73,6 +73,6 @@ export class FindingSpanReporter implements FindingSink {
     const parent = (spec.connection === undefined ? undefined : this.connectionContext(spec.connection)) ?? ROOT_CONTEXT;
     const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes: spec.attributes }, parent);
     span.setStatus({ code: SpanStatusCode.ERROR, message: spec.errorMessage });
-    span.end(spec.endTime);
+    endSpan(span, spec.endTime);
   }
 }

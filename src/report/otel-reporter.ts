@@ -16,7 +16,7 @@ import {
 import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
-import type { Providers } from './providers.js';
+import { endSpan, type Providers } from './providers.js';
 import { isNotable, type SpanPolicy } from './span-policy.js';
 import {
   ATTR,
@@ -246,7 +246,7 @@ export class OtelReporter implements ConnectionListener {
       span.setAttribute(ATTR.errorType, errorType(c.error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: c.error.message });
     }
-    span.end(end);
+    endSpan(span, end);
     return true;
   }
 
@@ -277,7 +277,7 @@ export class OtelReporter implements ConnectionListener {
     for (const change of sightings) {
       span.addEvent('tcp.state_change', stateChangeAttributes(change.state, change.source), change.time);
     }
-    span.end(last.time);
+    endSpan(span, last.time);
   }
 
   /**
@@ -324,7 +324,7 @@ export class OtelReporter implements ConnectionListener {
       handshake.setAttribute(ATTR.errorType, errorType(error));
       handshake.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
     }
-    handshake.end(end);
+    endSpan(handshake, end);
   }
 
   private recordHandshake(c: Connection, end: number, error: Error | undefined): void {
@@ -345,7 +345,7 @@ export class OtelReporter implements ConnectionListener {
       [ATTR.halfCloseBytesReceived]: Math.max(0, last.bytesRead - first.bytesRead),
       [ATTR.halfCloseBytesSent]: Math.max(0, last.bytesWritten - first.bytesWritten),
     });
-    halfClose.end(Math.min(end, last.at));
+    endSpan(halfClose, Math.min(end, last.at));
   }
 }
 
