@@ -55,7 +55,10 @@ class Socklife implements SocklifeHandle {
     this.observer = new NodeSocketObserver(
       this.tracker,
       { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
-      (server, backlog) => this.listeners.add(server, backlog),
+      (server, backlog) => {
+        this.listeners.add(server, backlog);
+        this.tracker.serverListening(server);
+      },
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.compactor = new StackCompactor(() => this.tracker.liveConnections());
