@@ -49,6 +49,7 @@ class Socklife implements SocklifeHandle {
       spans: options.spans,
       slowHandshakeMs: options.slowHandshakeMs,
       requireParentSpan: options.requireParentSpan,
+      redactPeerAddresses: options.redactPeerAddresses,
       stateCounts: () => this.tracker.stateCounts(),
     });
     this.tracker = new ConnectionTracker(this.reporter, (socket) => this.observer.detach(socket));
@@ -62,8 +63,8 @@ class Socklife implements SocklifeHandle {
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.compactor = new StackCompactor(() => this.tracker.liveConnections());
-    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log);
-    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
+    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
+    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,

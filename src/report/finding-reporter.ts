@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
-import { ATTR, leakAttributes } from './attributes.js';
+import { ATTR, leakAttributes, peerRedacted } from './attributes.js';
 import { endSpan, type Providers } from './providers.js';
 
 /** The span that tells one finding. */
@@ -47,6 +47,8 @@ export class FindingSpanReporter implements FindingSink {
     private readonly providers: Providers,
     /** The context of a connection's open `tcp.connection` span, when one is recorded. */
     private readonly connectionContext: (c: Connection) => Context | undefined,
+    /** Leave the other end's address out (`redactPeerAddresses`). */
+    private readonly redactPeerAddresses = false,
   ) {
     providers.bindMeter((meter) => this.bindMeter(meter));
   }
@@ -71,7 +73,8 @@ export class FindingSpanReporter implements FindingSink {
     }
     const spec = findingSpan(finding);
     const parent = (spec.connection === undefined ? undefined : this.connectionContext(spec.connection)) ?? ROOT_CONTEXT;
-    const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes: spec.attributes }, parent);
+    const attributes = peerRedacted(spec.attributes, this.redactPeerAddresses);
+    const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes }, parent);
     span.setStatus({ code: SpanStatusCode.ERROR, message: spec.errorMessage });
     endSpan(span, spec.endTime);
   }
