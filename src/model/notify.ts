@@ -19,7 +19,8 @@ export function guarded<T>(what: string, call: () => T, fallback: T): T {
   }
 }
 
-function sayOnce(what: string, error: unknown): void {
+/** Says that `what` threw `error`, unless the same was said already. */
+export function sayOnce(what: string, error: unknown): void {
   const key = `${what}\0${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
   if (said.has(key) || said.size >= MAX_SAID) return;
   said.add(key);

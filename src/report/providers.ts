@@ -19,7 +19,7 @@ import {
   type TracerProvider,
   type UpDownCounter,
 } from '@opentelemetry/api';
-import { guarded } from '../model/notify.js';
+import { guarded, sayOnce } from '../model/notify.js';
 import { VERSION } from '../version.js';
 
 export const SCOPE_NAME = 'socklife';
@@ -85,7 +85,11 @@ export class Providers {
  * catch: a processor that throws must cost this span's other processors, and nothing more.
  */
 export function endSpan(span: Span, endTime?: TimeInput): void {
-  guarded('a span processor', () => span.end(endTime), undefined);
+  try {
+    span.end(endTime);
+  } catch (error) {
+    sayOnce('a span processor', error);
+  }
 }
 
 const NOOP_METER = createNoopMeter();
@@ -117,22 +121,54 @@ class GuardedMeter implements Meter {
 
   createCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Counter<A> {
     const inner = this.make(() => this.meter.createCounter<A>(name, options), () => NOOP_METER.createCounter<A>(name, options));
-    return { add: (value, attributes, context) => guarded(INSTRUMENT, () => inner.add(value, attributes, context), undefined) };
+    return {
+      add(value, attributes, context) {
+        try {
+          inner.add(value, attributes, context);
+        } catch (error) {
+          sayOnce(INSTRUMENT, error);
+        }
+      },
+    };
   }
 
   createUpDownCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): UpDownCounter<A> {
     const inner = this.make(() => this.meter.createUpDownCounter<A>(name, options), () => NOOP_METER.createUpDownCounter<A>(name, options));
-    return { add: (value, attributes, context) => guarded(INSTRUMENT, () => inner.add(value, attributes, context), undefined) };
+    return {
+      add(value, attributes, context) {
+        try {
+          inner.add(value, attributes, context);
+        } catch (error) {
+          sayOnce(INSTRUMENT, error);
+        }
+      },
+    };
   }
 
   createHistogram<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Histogram<A> {
     const inner = this.make(() => this.meter.createHistogram<A>(name, options), () => NOOP_METER.createHistogram<A>(name, options));
-    return { record: (value, attributes, context) => guarded(INSTRUMENT, () => inner.record(value, attributes, context), undefined) };
+    return {
+      record(value, attributes, context) {
+        try {
+          inner.record(value, attributes, context);
+        } catch (error) {
+          sayOnce(INSTRUMENT, error);
+        }
+      },
+    };
   }
 
   createGauge<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Gauge<A> {
     const inner = this.make(() => this.meter.createGauge<A>(name, options), () => NOOP_METER.createGauge<A>(name, options));
-    return { record: (value, attributes, context) => guarded(INSTRUMENT, () => inner.record(value, attributes, context), undefined) };
+    return {
+      record(value, attributes, context) {
+        try {
+          inner.record(value, attributes, context);
+        } catch (error) {
+          sayOnce(INSTRUMENT, error);
+        }
+      },
+    };
   }
 
   createObservableGauge<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): ObservableGauge<A> {
