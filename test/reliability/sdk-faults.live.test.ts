@@ -258,5 +258,6 @@ describe('a meter that throws', () => {
     const count = await telemetry.metric('tcp.close_wait.leak.count');
     expect(count?.dataPoints.map((p) => p.value)).toEqual([1]);
     expect(diagnostics.count(/meter provider failure/)).toBe(1);
+    expect(await echoRoundTrip()).toBe('ping');
   });
 });
