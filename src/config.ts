@@ -20,6 +20,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   log: undefined,
   captureStacks: true,
   autoInstrument: true,
+  redactPeerAddresses: false,
   tracerProvider: undefined,
   meterProvider: undefined,
 });
@@ -56,6 +57,7 @@ const RULES = {
   log: { kind: 'log-target' },
   captureStacks: { kind: 'boolean' },
   autoInstrument: { kind: 'boolean' },
+  redactPeerAddresses: { kind: 'boolean' },
 } as const satisfies Record<string, Rule>;
 
 type EnvOption = keyof typeof RULES;

@@ -7,6 +7,7 @@ import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
 import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
 import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
+import { forgetSaidFailures } from './model/notify.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { isClusterWorker } from './observe/cluster-worker.js';
 import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';
@@ -71,6 +72,7 @@ class Socklife implements SocklifeHandle {
 
   constructor(options: ResolvedOptions) {
     this.options = options;
+    forgetSaidFailures();
     this.globalMeterProvider = metrics.getMeterProvider();
     this.providers = new Providers(options.tracerProvider ?? trace.getTracerProvider(), options.meterProvider ?? this.globalMeterProvider);
     this.reporter = new OtelReporter({
@@ -78,18 +80,22 @@ class Socklife implements SocklifeHandle {
       spans: options.spans,
       slowHandshakeMs: options.slowHandshakeMs,
       requireParentSpan: options.requireParentSpan,
+      redactPeerAddresses: options.redactPeerAddresses,
       stateCounts: () => this.tracker.stateCounts(),
     });
     this.tracker = new ConnectionTracker(this.reporter, (socket) => this.observer.detach(socket));
     this.observer = new NodeSocketObserver(
       this.tracker,
       { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
-      (server, backlog) => this.listeners.add(server, backlog),
+      (server, backlog) => {
+        this.listeners.add(server, backlog);
+        this.tracker.serverListening(server);
+      },
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.compactor = new StackCompactor(() => this.tracker.liveConnections());
-    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log);
-    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c));
+    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
+    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
     this.listenMetrics = new ListenMetrics(this.providers);
     // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.

@@ -41,6 +41,13 @@ export interface SocklifeOptions {
   captureStacks?: boolean;
   /** Follow every TCP socket of the process through `diagnostics_channel`; false: only servers given to `instrumentServer()`. Default true. */
   autoInstrument?: boolean;
+  /**
+   * Leave the other end's address out of spans and the JSON log: `network.peer.address`,
+   * `server.address` (and the host name a client asked for), `client.address`, the `dns.lookup`
+   * event's names and answers, and error messages (which may name the peer; `error.type` stays).
+   * Ports stay. Default false.
+   */
+  redactPeerAddresses?: boolean;
   /** Tracer provider for spans. Default: the global one (`@opentelemetry/api` `trace`). Not settable from the environment. */
   tracerProvider?: TracerProvider;
   /** Meter provider for metrics. Default: the global one (`@opentelemetry/api` `metrics`). Not settable from the environment. */
@@ -60,6 +67,7 @@ export interface ResolvedOptions {
   readonly log: string | undefined;
   readonly captureStacks: boolean;
   readonly autoInstrument: boolean;
+  readonly redactPeerAddresses: boolean;
   readonly tracerProvider: TracerProvider | undefined;
   readonly meterProvider: MeterProvider | undefined;
 }

@@ -30,7 +30,7 @@ describe.skipIf(skip)('polls run only when the kernel can add something', () => 
     // The real ss behind a wrapper on PATH that counts its runs.
     const dir = mkdtempSync(join(tmpdir(), 'socklife-ss-'));
     const runs = join(dir, 'runs');
-    writeFileSync(join(dir, 'ss'), `#!/bin/sh\necho run >> '${runs}'\nexec '${realSs()}' "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'ss'), `#!/bin/sh\necho "run $*" >> '${runs}'\nexec '${realSs()}' "$@"\n`, { mode: 0o755 });
     const path = process.env.PATH;
     process.env.PATH = `${dir}${delimiter}${path ?? ''}`;
     cleanups.push(() => {
@@ -40,7 +40,14 @@ describe.skipIf(skip)('polls run only when the kernel can add something', () => 
     const count = (): number => (existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').filter(Boolean).length : 0);
 
     const telemetry = createTelemetry();
-    const handle: SocklifeHandle = instrument({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, pollIntervalMs: 100, source: 'ss' });
+    // The host's TIME_WAIT count (other tests churn connections) must not open the TIME_WAIT detector's query.
+    const handle: SocklifeHandle = instrument({
+      tracerProvider: telemetry.tracerProvider,
+      meterProvider: telemetry.meterProvider,
+      pollIntervalMs: 100,
+      source: 'ss',
+      timeWaitThreshold: 10_000_000,
+    });
     cleanups.push(async () => {
       handle.stop();
       await telemetry.shutdown();
@@ -63,7 +70,7 @@ describe.skipIf(skip)('polls run only when the kernel can add something', () => 
     response.resume();
     await once(response, 'end');
     await sleep(700);
-    expect(count()).toBe(1);
+    expect(count(), readFileSync(runs, 'utf8')).toBe(1);
 
     // A server that never reads its socket: a FIN could hide in the kernel, so polls start again.
     const silent = net.createServer(() => {});

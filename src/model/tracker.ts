@@ -17,7 +17,7 @@ import {
   stateAfterPeerFin,
 } from './inference.js';
 import { guarded } from './notify.js';
-import type { SocketView } from './socket-view.js';
+import type { ServerView, SocketView } from './socket-view.js';
 import { canReach } from './transitions.js';
 import { TupleIndex } from './tuple-index.js';
 
@@ -98,10 +98,14 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     return false;
   }
 
-  /** How many live connections are in each state. */
+  /**
+   * How many live connections are in each state a connection has been in, zero included: a
+   * metrics backend keeps the last value of a series that stops being observed, so a state
+   * its connections all left must say 0 rather than fall silent.
+   */
   stateCounts(): ReadonlyMap<TcpState, number> {
     const counts = new Map<TcpState, number>();
-    for (const [state, set] of this.inState) if (set.size > 0) counts.set(state, set.size);
+    for (const [state, set] of this.inState) if (state !== TcpState.Closed) counts.set(state, set.size);
     return counts;
   }
 
@@ -122,6 +126,11 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     this.clientPeerPorts.clear();
     this.afterClose.clear();
     return sockets;
+  }
+
+  /** A server started listening (again): the sockets it accepts from now on are on its new endpoint. */
+  serverListening(server: ServerView): void {
+    this.endpoints.serverListening(server);
   }
 
   isTracked(socket: SocketView): boolean {
@@ -260,7 +269,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
   ensureEndpoints(c: Connection): void {
     const socket = c.socket;
     if (c.local !== undefined || socket === undefined) return;
-    const known = this.endpoints.connected(socket, c.side);
+    const known = this.endpoints.connected(socket, c.side, c.side === 'server' ? c.filterPort : undefined);
     if (known === undefined) return;
     c.local = known.local;
     c.peer = known.peer;

@@ -50,14 +50,23 @@ export class EndpointReader {
     return endpoint;
   }
 
-  /** A connected socket's endpoints (getpeername, and getsockname unless its server listens on one address). */
-  connected(socket: SocketView, side: 'client' | 'server'): Endpoints | undefined {
+  /** A server listens anew (after a close, perhaps elsewhere): its endpoint is read again for the sockets it accepts next. */
+  serverListening(server: ServerView): void {
+    this.listening.delete(server);
+  }
+
+  /**
+   * A connected socket's endpoints (getpeername, and getsockname unless its server listens on
+   * one address). `listeningPort`: the port the socket was accepted on, so that a server which
+   * listened again elsewhere since is not taken for the one that accepted it.
+   */
+  connected(socket: SocketView, side: 'client' | 'server', listeningPort?: number): Endpoints | undefined {
     const { remoteAddress, remotePort } = socket;
     if (remoteAddress === undefined || remotePort === undefined) return undefined;
     const server = side === 'server' ? serverOf(socket) : undefined;
     const listening = server === undefined ? undefined : this.listening.get(server);
     let local: ConnectionEndpoint;
-    if (listening?.address !== undefined) {
+    if (listening?.address !== undefined && (listeningPort === undefined || listening.port === listeningPort)) {
       local = { address: listening.address, port: listening.port };
     } else {
       const { localAddress, localPort } = socket;

@@ -110,6 +110,17 @@ export function endpointAttributes(c: Connection): Attributes {
   return attributes;
 }
 
+/** The attributes that say where the other end is: left out under `redactPeerAddresses`. */
+export const PEER_ADDRESS_ATTRIBUTES: readonly string[] = [ATTR.networkPeerAddress, ATTR.serverAddress, ATTR.clientAddress, ATTR.timeWaitTopPeerAddresses];
+
+/** `attributes` without the other end's address (ports kept), when `redact`. */
+export function peerRedacted(attributes: Attributes, redact: boolean): Attributes {
+  if (!redact) return attributes;
+  const kept: Attributes = { ...attributes };
+  for (const key of PEER_ADDRESS_ATTRIBUTES) delete kept[key];
+  return kept;
+}
+
 /**
  * Who sent the first FIN, in Node's order of our `'finish'` and the peer's `'end'`; a
  * simultaneous close (CLOSING: both FINs crossed) only when the kernel source saw it.

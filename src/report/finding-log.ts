@@ -1,7 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Finding, FindingSink } from '../detect/finding.js';
-import { ATTR } from './attributes.js';
+import { ATTR, peerRedacted } from './attributes.js';
 import { findingSpan } from './finding-reporter.js';
 
 /** Lines waiting to be written beyond this are dropped (and counted): a stuck disk must not grow the heap. */
@@ -18,16 +18,17 @@ export interface FindingRecord {
   readonly cause?: string;
   readonly side?: string;
   readonly local?: { readonly address: string; readonly port: number };
-  readonly peer?: { readonly address: string; readonly port: number };
+  /** The other end; its port only under `redactPeerAddresses`. */
+  readonly peer?: { readonly address?: string; readonly port: number };
   /** The innermost application frame of the creation stack. */
   readonly frame?: { readonly function?: string; readonly file: string; readonly line: number; readonly column?: number };
   /** Every attribute of the finding's span but the full stack: counts, durations, states. */
   readonly attributes: Record<string, unknown>;
 }
 
-export function findingRecord(finding: Finding): FindingRecord {
+export function findingRecord(finding: Finding, redactPeerAddresses = false): FindingRecord {
   const spec = findingSpan(finding);
-  const a = spec.attributes;
+  const a = peerRedacted(spec.attributes, redactPeerAddresses);
   const attributes: Record<string, unknown> = {};
   let cause: string | undefined;
   for (const [key, value] of Object.entries(a)) {
@@ -38,7 +39,8 @@ export function findingRecord(finding: Finding): FindingRecord {
   const endpoint = (address: unknown, port: unknown) =>
     typeof address === 'string' && typeof port === 'number' ? { address, port } : undefined;
   const local = endpoint(a[ATTR.networkLocalAddress], a[ATTR.networkLocalPort]);
-  const peer = endpoint(a[ATTR.networkPeerAddress], a[ATTR.networkPeerPort]);
+  const peerPort = a[ATTR.networkPeerPort];
+  const peer = redactPeerAddresses ? (typeof peerPort === 'number' ? { port: peerPort } : undefined) : endpoint(a[ATTR.networkPeerAddress], peerPort);
   const file = a[ATTR.codeFilePath];
   const line = a[ATTR.codeLineNumber];
   const fn = a[ATTR.codeFunctionName];
@@ -71,12 +73,18 @@ export class JsonFindingLog implements FindingSink {
   private failed = false;
   private dropped = 0;
 
-  /** @param target `'stderr'`, or the path of a file to append to. */
-  constructor(private readonly target: string) {}
+  /**
+   * @param target `'stderr'`, or the path of a file to append to.
+   * @param redactPeerAddresses leave the other end's address out (its port stays).
+   */
+  constructor(
+    private readonly target: string,
+    private readonly redactPeerAddresses = false,
+  ) {}
 
   report(finding: Finding): void {
     if (this.failed) return;
-    const line = `${JSON.stringify(findingRecord(finding))}\n`;
+    const line = `${JSON.stringify(findingRecord(finding, this.redactPeerAddresses))}\n`;
     if (this.target === 'stderr') {
       process.stderr.write(line);
       return;

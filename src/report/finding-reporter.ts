@@ -1,9 +1,9 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
-import { ATTR, halfCloseStuckAttributes, leakAttributes, timeWaitAttributes } from './attributes.js';
+import { ATTR, halfCloseStuckAttributes, leakAttributes, peerRedacted, timeWaitAttributes } from './attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
-import type { Providers } from './providers.js';
+import { endSpan, type Providers } from './providers.js';
 
 /** The span that tells one finding. */
 export interface FindingSpan {
@@ -55,14 +55,10 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     errorMessage:
       tw.side === 'server'
         ? `server side: ${tw.count} sockets in TIME_WAIT on listening port ${tw.port} (threshold ${tw.threshold})`
-        : `client side: ${tw.count} sockets in TIME_WAIT towards ${hostPort(tw.destination.address, tw.destination.port)} (threshold ${tw.threshold})`,
+        : // The destination's address is in server.address (left out under redactPeerAddresses), not in the message.
+          `client side: ${tw.count} sockets in TIME_WAIT towards port ${tw.destination.port} (threshold ${tw.threshold})`,
   }),
 };
-
-/** `address:port`, the address bracketed when it is IPv6. */
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 export function findingSpan(finding: Finding): FindingSpan {
   const build = FINDING_SPANS[finding.type] as (f: Finding) => FindingSpan;
@@ -81,6 +77,8 @@ export class FindingSpanReporter implements FindingSink {
     private readonly providers: Providers,
     /** The context of a connection's open `tcp.connection` span, when one is recorded. */
     private readonly connectionContext: (c: Connection) => Context | undefined,
+    /** Leave the other end's address out (`redactPeerAddresses`). */
+    private readonly redactPeerAddresses = false,
   ) {
     providers.bindMeter((meter) => this.bindMeter(meter));
   }
@@ -98,15 +96,16 @@ export class FindingSpanReporter implements FindingSink {
   }
 
   report(finding: Finding): void {
-    // Counted first: a tracer that throws must not lose the count.
+    // Counted first: a tracer that throws must not lose the count (and the meter never throws).
     this.findingCount.add(1, { [ATTR.findingType]: finding.type });
     if (finding.type === 'close_wait_leak') {
       this.leakCount.add(1, { [ATTR.closeWaitCause]: finding.cause, [ATTR.socketSide]: finding.connection.side });
     }
     const spec = findingSpan(finding);
     const parent = (spec.connection === undefined ? undefined : this.connectionContext(spec.connection)) ?? ROOT_CONTEXT;
-    const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes: spec.attributes }, parent);
+    const attributes = peerRedacted(spec.attributes, this.redactPeerAddresses);
+    const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes }, parent);
     span.setStatus({ code: SpanStatusCode.ERROR, message: spec.errorMessage });
-    span.end(spec.endTime);
+    endSpan(span, spec.endTime);
   }
 }

@@ -16,13 +16,14 @@ import {
 import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
-import type { Providers } from './providers.js';
+import { endSpan, type Providers } from './providers.js';
 import { isNotable, type SpanPolicy } from './span-policy.js';
 import {
   ATTR,
   closeInitiator,
   endpointAttributes,
   errorType,
+  peerRedacted,
   tcpInfoAttributes,
 } from './attributes.js';
 
@@ -36,6 +37,8 @@ export interface OtelReporterOptions {
   readonly slowHandshakeMs: number;
   /** Make no client connection span without an active parent span. */
   readonly requireParentSpan: boolean;
+  /** Leave the other end's address (and the names that resolve to it) out of every span. */
+  readonly redactPeerAddresses: boolean;
   /** Live connection counts by state, read when metrics are collected. */
   readonly stateCounts: () => ReadonlyMap<TcpState, number>;
 }
@@ -172,8 +175,11 @@ export class OtelReporter implements ConnectionListener {
     const spans = openSpansOf(c);
     const lookup = c.lookup;
     if (spans === undefined || lookup === undefined) return;
-    const attributes: Attributes = { [ATTR.serverAddress]: lookup.host };
-    if (lookup.address !== undefined) attributes[ATTR.networkPeerAddress] = lookup.address;
+    const attributes: Attributes = {};
+    if (!this.options.redactPeerAddresses) {
+      attributes[ATTR.serverAddress] = lookup.host;
+      if (lookup.address !== undefined) attributes[ATTR.networkPeerAddress] = lookup.address;
+    }
     if (lookup.error !== undefined) attributes[ATTR.errorType] = errorType(lookup.error);
     (spans.handshake ?? spans.connection).addEvent('dns.lookup', attributes, lookup.at);
   }
@@ -189,7 +195,7 @@ export class OtelReporter implements ConnectionListener {
     if (spans === undefined) return;
     spans.connection.addEvent('tcp.state_change', stateChangeAttributes(change.state, change.source), change.time);
     if (change.state === 'established' && c.side === 'server') {
-      spans.connection.setAttributes(endpointAttributes(c));
+      spans.connection.setAttributes(this.endpoints(c));
     } else if (change.state === 'established' && spans.handshake !== undefined) {
       const endpoints = this.clientEndpoints(c);
       spans.connection.setAttributes(endpoints);
@@ -244,9 +250,9 @@ export class OtelReporter implements ConnectionListener {
     if (c.kernel?.row.tcpInfo !== undefined) span.setAttributes(tcpInfoAttributes(c, end));
     if (c.error !== undefined) {
       span.setAttribute(ATTR.errorType, errorType(c.error));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: c.error.message });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: this.errorMessage(c.error) });
     }
-    span.end(end);
+    endSpan(span, end);
     return true;
   }
 
@@ -267,7 +273,7 @@ export class OtelReporter implements ConnectionListener {
         startTime: c.closedAt ?? first.time,
         attributes: {
           [ATTR.networkTransport]: 'tcp',
-          ...endpointAttributes(c),
+          ...this.endpoints(c),
           [ATTR.connectionState]: sightings.length > 1 ? (sightings.at(-2) as StateChange).state : first.state,
           [ATTR.stateSource]: 'kernel',
         },
@@ -277,7 +283,7 @@ export class OtelReporter implements ConnectionListener {
     for (const change of sightings) {
       span.addEvent('tcp.state_change', stateChangeAttributes(change.state, change.source), change.time);
     }
-    span.end(last.time);
+    endSpan(span, last.time);
   }
 
   /**
@@ -308,9 +314,19 @@ export class OtelReporter implements ConnectionListener {
     }
   }
 
+  /** A connection's endpoint attributes, the peer's address left out under `redactPeerAddresses`. */
+  private endpoints(c: Connection): Attributes {
+    return peerRedacted(endpointAttributes(c), this.options.redactPeerAddresses);
+  }
+
+  /** An error's message names the peer (`connect ECONNREFUSED 10.0.0.7:443`): its type only, when redacting. */
+  private errorMessage(error: Error): string {
+    return this.options.redactPeerAddresses ? errorType(error) : error.message;
+  }
+
   /** A client's endpoints, with the host name it asked for as `server.address` when it gave one. */
   private clientEndpoints(c: Connection): Attributes {
-    const attributes = endpointAttributes(c);
+    const attributes = this.endpoints(c);
     const name = c.lookup?.host ?? c.target?.host;
     if (name !== undefined && attributes[ATTR.serverAddress] !== undefined) attributes[ATTR.serverAddress] = name;
     return attributes;
@@ -322,9 +338,9 @@ export class OtelReporter implements ConnectionListener {
     spans.handshake = undefined;
     if (error !== undefined) {
       handshake.setAttribute(ATTR.errorType, errorType(error));
-      handshake.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      handshake.setStatus({ code: SpanStatusCode.ERROR, message: this.errorMessage(error) });
     }
-    handshake.end(end);
+    endSpan(handshake, end);
   }
 
   private recordHandshake(c: Connection, end: number, error: Error | undefined): void {
@@ -345,7 +361,7 @@ export class OtelReporter implements ConnectionListener {
       [ATTR.halfCloseBytesReceived]: Math.max(0, last.bytesRead - first.bytesRead),
       [ATTR.halfCloseBytesSent]: Math.max(0, last.bytesWritten - first.bytesWritten),
     });
-    halfClose.end(Math.min(end, last.at));
+    endSpan(halfClose, Math.min(end, last.at));
   }
 }
 

@@ -57,17 +57,28 @@ export function parseHostPort(token: string): Endpoint | undefined {
 /** Hosts already checked, with their normalised form (null: not an address); a poll repeats a few hosts thousands of times. */
 const checkedHosts = new Map<string, string | null>();
 const MAX_CHECKED_HOSTS = 1024;
+/** The longest textual address: `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255` (INET6_ADDRSTRLEN - 1). */
+const MAX_ADDRESS_LENGTH = 45;
 
 function checkedAddress(host: string): string | undefined {
+  // Longer is not an address, and must neither be checked nor kept as a key.
+  if (host.length > MAX_ADDRESS_LENGTH) return undefined;
   let address = checkedHosts.get(host);
   if (address === undefined) {
     // Strict, not "looks like hex and colons": net-tools netstat without -W cuts long
     // addresses short, and a cut address must be dropped rather than matched.
-    address = host === '*' ? '*' : isIP(host) === 0 ? null : normalizeAddress(host);
+    address = host === '*' ? '*' : isIP(host) === 0 ? null : own(normalizeAddress(host));
     if (checkedHosts.size >= MAX_CHECKED_HOSTS) checkedHosts.clear();
-    checkedHosts.set(host, address);
+    // A host is a slice of a poll's output, and V8 keeps a long slice's parent alive: the
+    // cache keeps copies, not a whole output per distinct host.
+    checkedHosts.set(own(host), address);
   }
   return address ?? undefined;
+}
+
+/** A copy of a string that holds no reference to the string it was sliced from. */
+function own(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
 }
 
 /** A port field: digits in 0..65535, or `*` for a wildcard (0). */

@@ -13,7 +13,7 @@ export const MAX_CONSECUTIVE_FAILURES = 3;
 
 /**
  * Reads through a chain of sources. A source that cannot work (missing, unreadable) is given
- * up at once; one that fails otherwise (hangs, exits with an error) after
+ * up at once; one that fails otherwise (hangs, exits with an error, prints nothing readable) after
  * `MAX_CONSECUTIVE_FAILURES` failures in a row, each poll meanwhile going without kernel rows.
  * Each condition is said once, through `diag`; the next source takes over for good, and with
  * none left socklife carries on with socket events only.
@@ -41,6 +41,10 @@ export class KernelReader {
       const source = this.sources[this.index] as KernelSource;
       try {
         const result = await source.read(query, this.aborter.signal);
+        // Lines and not one row: a tool that prints something else (a usage text, a changed format).
+        if (result.rows.length === 0 && result.skipped > 0) {
+          throw new KernelSourceError(source.name, `printed ${result.skipped} line(s), none of them a socket row`, { permanent: false });
+        }
         this.failures = 0;
         if (result.skipped > 0) this.warnOnce(`skip:${source.name}`, `socklife: ${source.name}: skipped ${result.skipped} malformed line(s)`);
         return { source: source.name, rows: result.rows, skipped: result.skipped };

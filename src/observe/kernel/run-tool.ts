@@ -1,24 +1,21 @@
+import { spawn } from 'node:child_process';
 import { KernelSourceError, type KernelSourceName } from './source.js';
-
-interface ExecaResult {
-  readonly stdout: string;
-}
-type ExecaSubprocess = Promise<ExecaResult> & { readonly pid?: number | undefined };
-type ExecaFunction = (file: string, args: readonly string[], options: Record<string, unknown>) => ExecaSubprocess;
 
 /** After the timeout, how long the killed tool gets to let its pipes go before the read is abandoned. */
 const ABANDON_AFTER_KILL_MS = 500;
 
-let execaPromise: Promise<ExecaFunction> | undefined;
+/** Output larger than this is a runaway, not a socket table worth parsing: it is never held in full. */
+export const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/** Only the first line of stderr is ever said. */
+const MAX_STDERR_BYTES = 4096;
 
-/** execa is ESM-only: load it on the first poll, so neither build pays for it at start-up. */
-function loadExeca(): Promise<ExecaFunction> {
-  execaPromise ??= import('execa').then((m) => m.execa as unknown as ExecaFunction);
-  return execaPromise;
-}
-
-/** Output larger than this is a runaway, not a socket table worth parsing. */
-const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
+/** Why a run failed, as `describeFailure` says it. */
+type Failure =
+  | { readonly kind: 'spawn'; readonly code: string | undefined }
+  | { readonly kind: 'exit'; readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string }
+  | { readonly kind: 'timeout'; readonly abandoned: boolean }
+  | { readonly kind: 'runaway' }
+  | { readonly kind: 'aborted' };
 
 /**
  * Runs a tool with a fixed argv (never a shell), the C locale and a hard deadline, and
@@ -27,60 +24,108 @@ const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
  * The tool runs in a process group of its own. At the timeout the whole group is killed
  * (a child the tool started may hold its stdout open), and if the pipe still has not closed
  * shortly after (a process in uninterruptible sleep outlives SIGKILL), the read is abandoned:
- * the promise settles whatever the child does.
+ * the promise settles whatever the child does. A read that reached its deadline is a failure
+ * even when the pipe then closed cleanly. Output beyond `MAX_OUTPUT_BYTES` stops the run at
+ * once. Whatever is left of the group after any failure is killed, and so is every tool still
+ * running when the process exits. The child never keeps the process alive.
  */
-export async function runTool(
+export function runTool(
   source: KernelSourceName,
   command: string,
   argv: readonly string[],
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<string> {
-  const execa = await loadExeca();
   signal?.throwIfAborted();
-  let deadline: NodeJS.Timeout | undefined;
-  let abandon: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    const subprocess = execa(command, argv, {
-      maxBuffer: MAX_OUTPUT_BYTES,
-      stdin: 'ignore',
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let stderr = '';
+    let settled = false;
+    let deadlineReached = false;
+    let abandon: NodeJS.Timeout | undefined;
+    const child = spawn(command, [...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
       shell: false,
       detached: true,
-      cleanup: false,
+      windowsHide: true,
     });
-    // Settled later, after the deadline, it must not surface as an unhandled rejection.
-    subprocess.catch(() => {});
-    const timedOut = new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => {
-        killGroup(subprocess.pid);
-        abandon = setTimeout(() => reject(new ToolTimeout()), ABANDON_AFTER_KILL_MS);
-        abandon.unref();
-      }, timeoutMs);
-      deadline.unref();
-      onAbort = () => {
-        killGroup(subprocess.pid);
-        reject(new ToolAborted());
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+    const pid = child.pid;
+    track(pid);
+
+    const settle = (failure: Failure | undefined, stdout?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      clearTimeout(abandon);
+      signal?.removeEventListener('abort', onAbort);
+      untrack(pid);
+      if (failure === undefined) {
+        resolve(stdout ?? '');
+        return;
+      }
+      // A child of the tool may still hold the pipe or keep writing (an error exit, a runaway).
+      killGroup(pid);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      const permanent = failure.kind === 'spawn' && (failure.code === 'ENOENT' || failure.code === 'EACCES');
+      reject(new KernelSourceError(source, describeFailure(command, failure, timeoutMs), { permanent }));
+    };
+
+    const deadline = setTimeout(() => {
+      deadlineReached = true;
+      killGroup(pid);
+      abandon = setTimeout(() => settle({ kind: 'timeout', abandoned: true }), ABANDON_AFTER_KILL_MS);
+      abandon.unref();
+    }, timeoutMs);
+    deadline.unref();
+    const onAbort = (): void => settle({ kind: 'aborted' });
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > MAX_OUTPUT_BYTES) settle({ kind: 'runaway' });
+      else chunks.push(chunk);
     });
-    const result = await Promise.race([subprocess, timedOut]);
-    return result.stdout;
-  } catch (error) {
-    const code = (error as { code?: unknown } | undefined)?.code;
-    const permanent = code === 'ENOENT' || code === 'EACCES';
-    throw new KernelSourceError(source, describeFailure(command, error, timeoutMs), { cause: error, permanent });
-  } finally {
-    clearTimeout(deadline);
-    clearTimeout(abandon);
-    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-  }
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < MAX_STDERR_BYTES) stderr += chunk.toString('utf8', 0, MAX_STDERR_BYTES - stderr.length);
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => settle({ kind: 'spawn', code: error.code }));
+    // 'close': the tool exited and every pipe of it closed (a child it left may hold them).
+    child.on('close', (code: number | null, exitSignal: NodeJS.Signals | null) => {
+      // The pipe closed only because the deadline killed the group: what came out is not a reading.
+      if (deadlineReached) settle({ kind: 'timeout', abandoned: false });
+      else if (code === 0) settle(undefined, Buffer.concat(chunks, bytes).toString('utf8'));
+      else settle({ kind: 'exit', code, signal: exitSignal, stderr });
+    });
+    // A poll never keeps the process alive: its exit kills the tool instead (see `running`).
+    child.unref();
+    for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+  });
 }
 
-class ToolTimeout extends Error {}
-class ToolAborted extends Error {}
+/**
+ * Process groups of the tools running now. The process exiting mid-read (a tool may hang, and
+ * it runs detached) kills them: no tool outlives the process that started it. The exit
+ * listener is there only while a tool runs.
+ */
+const running = new Set<number>();
+
+function killRunning(): void {
+  for (const pid of running) killGroup(pid);
+}
+
+function track(pid: number | undefined): void {
+  if (pid === undefined) return;
+  if (running.size === 0) process.on('exit', killRunning);
+  running.add(pid);
+}
+
+function untrack(pid: number | undefined): void {
+  if (pid === undefined || !running.delete(pid)) return;
+  if (running.size === 0) process.off('exit', killRunning);
+}
 
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
@@ -91,14 +136,22 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-function describeFailure(command: string, error: unknown, timeoutMs: number): string {
-  if (error instanceof ToolTimeout) return `${command} did not finish within ${timeoutMs} ms; killed and abandoned`;
-  if (error instanceof ToolAborted) return `${command} stopped: socklife is stopping`;
-  if (typeof error !== 'object' || error === null) return `${command} failed`;
-  const e = error as { code?: unknown; signal?: unknown; timedOut?: unknown; exitCode?: unknown; stderr?: unknown; shortMessage?: unknown };
-  if (e.code === 'ENOENT') return `${command} not found on PATH`;
-  if (e.timedOut === true || e.signal === 'SIGKILL') return `${command} did not finish within ${timeoutMs} ms; killed`;
-  const stderr = typeof e.stderr === 'string' ? e.stderr.trim().split('\n')[0] : '';
-  if (typeof e.exitCode === 'number') return `${command} exited with ${e.exitCode}${stderr ? `: ${stderr}` : ''}`;
-  return typeof e.shortMessage === 'string' ? e.shortMessage : `${command} failed`;
+function describeFailure(command: string, failure: Failure, timeoutMs: number): string {
+  switch (failure.kind) {
+    case 'spawn':
+      if (failure.code === 'ENOENT') return `${command} not found on PATH`;
+      if (failure.code === 'EACCES') return `${command} is not executable (EACCES)`;
+      return `${command} could not start${failure.code === undefined ? '' : ` (${failure.code})`}`;
+    case 'timeout':
+      return `${command} did not finish within ${timeoutMs} ms; killed${failure.abandoned ? ' and abandoned' : ''}`;
+    case 'runaway':
+      return `${command} printed more than ${MAX_OUTPUT_BYTES / (1024 * 1024)} MiB; killed`;
+    case 'aborted':
+      return `${command} stopped: socklife is stopping`;
+    case 'exit': {
+      const first = failure.stderr.trim().split('\n')[0] ?? '';
+      const how = failure.code === null ? `was killed by ${failure.signal ?? 'a signal'}` : `exited with ${failure.code}`;
+      return `${command} ${how}${first ? `: ${first}` : ''}`;
+    }
+  }
 }

@@ -24,14 +24,21 @@ export class SsSource implements KernelSource {
 /**
  * The fixed argv for one poll: TCP, numeric, all, with tcp_info (-i), inode (-e), timers (-o),
  * no header (-H), then the state and port filter as separate words (no shell ever parses them).
+ * Every word is a fixed one or `:` and a port checked to be an integer in 0..65535; anything
+ * else is left out of the filter (which only widens it), never passed on.
  */
 export function ssArguments(query: KernelQuery): string[] {
   const argv = ['-t', '-a', '-n', '-i', '-e', '-o', '-H'];
-  for (const state of new Set(query.states)) argv.push('state', SS_FILTER_STATE_NAMES[state]);
+  for (const state of new Set(query.states)) {
+    const name = SS_FILTER_STATE_NAMES[state] as string | undefined;
+    if (name !== undefined) argv.push('state', name);
+  }
   const ports: string[][] = [
-    ...(query.localPorts ?? []).map((p) => ['sport', '=', `:${p}`]),
-    ...(query.peerPorts ?? []).map((p) => ['dport', '=', `:${p}`]),
-    ...(query.portPairs ?? []).map((p) => ['(', 'sport', '=', `:${p.localPort}`, 'and', 'dport', '=', `:${p.peerPort}`, ')']),
+    ...(query.localPorts ?? []).filter(isPort).map((p) => ['sport', '=', `:${p}`]),
+    ...(query.peerPorts ?? []).filter(isPort).map((p) => ['dport', '=', `:${p}`]),
+    ...(query.portPairs ?? [])
+      .filter((p) => isPort(p.localPort) && isPort(p.peerPort))
+      .map((p) => ['(', 'sport', '=', `:${p.localPort}`, 'and', 'dport', '=', `:${p.peerPort}`, ')']),
   ];
   if (ports.length > 0) {
     argv.push('(');
@@ -42,4 +49,8 @@ export function ssArguments(query: KernelQuery): string[] {
     argv.push(')');
   }
   return argv;
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
 }
