@@ -25,8 +25,20 @@ await runFigure(figure, async () => {
   ]);
   const cases = [
     ['1a', 'socklife', 'bare', 'no SDK: socklife / bare server', 1.03],
-    ['1b', 'sdk+socklife', 'sdk', 'real SDK (BatchSpanProcessor, dropping exporter), default span policy (anomalies): SDK+socklife / same server with the SDK only', 1.05],
-    ['1c', 'sdk+socklife-all', 'sdk+one-span', 'real SDK, spans: all (tcp.connection and tcp.half_close per connection, state events): SDK+socklife / SDK + one empty span per connection (the floor under any per-connection span)', 1.3],
+    [
+      '1b',
+      'sdk+socklife',
+      'sdk',
+      'real SDK (BatchSpanProcessor, dropping exporter), default span policy (anomalies): SDK+socklife / same server with the SDK only',
+      1.05,
+    ],
+    [
+      '1c',
+      'sdk+socklife-all',
+      'sdk+one-span',
+      'real SDK, spans: all (tcp.connection and tcp.half_close per connection, state events): SDK+socklife / SDK + one empty span per connection (the floor under any per-connection span)',
+      1.3,
+    ],
   ];
   for (const [id, instrumented, baseline, label, budget] of cases) {
     const c = runs.compare(instrumented, baseline);
@@ -41,7 +53,12 @@ await runFigure(figure, async () => {
     figure.stated(id, `requests/s ratio, ${label}`, c.rps.ratio.toFixed(3));
   }
   const control = runs.compare('bare-control', 'bare');
-  figure.stated('1', "server CPU per request, A/A control: bare / bare (this machine's noise)", control.cpu.ratio.toFixed(3), `requests/s ${control.rps.ratio.toFixed(3)}`);
+  figure.stated(
+    '1',
+    "server CPU per request, A/A control: bare / bare (this machine's noise)",
+    control.cpu.ratio.toFixed(3),
+    `requests/s ${control.rps.ratio.toFixed(3)}`,
+  );
   const stated = [
     ['1b', 'sdk+socklife-findings', 'sdk', 'server CPU per request, real SDK, spans: findings (spans only for findings): SDK+socklife / SDK only'],
     ['1c', 'sdk+one-span', 'sdk', 'server CPU per request, SDK + one empty span per connection / SDK only (what the SDK charges for one span a connection)'],

@@ -26,5 +26,10 @@ await runFigure(figure, async () => {
     figure.stated(id, `requests/s ratio, ${label}`, c.rps.ratio.toFixed(3));
   }
   const control = runs.compare('bare-control', 'bare');
-  figure.stated('2', 'server CPU per request, A/A control: bare / bare (this machine\'s noise)', control.cpu.ratio.toFixed(3), `middle half of the per-round ratios ${(await import('./lib/http-bench.mjs')).quartiles(control.cpu.ratios)}`);
+  figure.stated(
+    '2',
+    "server CPU per request, A/A control: bare / bare (this machine's noise)",
+    control.cpu.ratio.toFixed(3),
+    `middle half of the per-round ratios ${(await import('./lib/http-bench.mjs')).quartiles(control.cpu.ratios)}`,
+  );
 });

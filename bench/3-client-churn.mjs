@@ -33,7 +33,10 @@ await runFigure(figure, async () => {
   const ms = knob('SECONDS', 2) * 1000;
   const warmupMs = knob('WARMUP_SECONDS', 1) * 1000;
   const concurrency = knob('CHURN_CONCURRENCY', 16);
-  figure.note('load', `each measured client keeps ${concurrency} connections in flight (connect, read the server's reply, close) for ${ms} ms after ${warmupMs} ms of warm-up, pinned to CPU 0; its server in a separate process on CPU 1; one client and one server at a time, fresh, in their own network namespace; ${rounds} rounds`);
+  figure.note(
+    'load',
+    `each measured client keeps ${concurrency} connections in flight (connect, read the server's reply, close) for ${ms} ms after ${warmupMs} ms of warm-up, pinned to CPU 0; its server in a separate process on CPU 1; one client and one server at a time, fresh, in their own network namespace; ${rounds} rounds`,
+  );
   const results = await alternate({
     variants: Object.keys(VARIANTS),
     reps: rounds,
@@ -43,7 +46,15 @@ await runFigure(figure, async () => {
       let client;
       try {
         const { port } = await server.waitForType('ready', 30_000);
-        client = new NodeChild('churn-client.cjs', { nodeArgs, env, args: [port, concurrency].map(String), cpu: 0, profile: true, label: `churn-${variant}`, netns: server });
+        client = new NodeChild('churn-client.cjs', {
+          nodeArgs,
+          env,
+          args: [port, concurrency].map(String),
+          cpu: 0,
+          profile: true,
+          label: `churn-${variant}`,
+          netns: server,
+        });
         await client.waitForType('ready', 30_000);
         await client.request({ cmd: 'burst', ms: warmupMs });
         return await client.request({ cmd: 'burst', ms });
@@ -54,7 +65,9 @@ await runFigure(figure, async () => {
     },
     log(variant, round, r) {
       if (process.env.BENCH_VERBOSE !== '1' && round !== 0) return;
-      console.log(`    round ${round + 1} ${variant.padEnd(22)} ${fmt(r.rate).padStart(6)} conn/s  ${fmt(r.cpuUsPerConnection)} µs CPU/conn${r.errors ? `  errors ${r.errors}` : ''}`);
+      console.log(
+        `    round ${round + 1} ${variant.padEnd(22)} ${fmt(r.rate).padStart(6)} conn/s  ${fmt(r.cpuUsPerConnection)} µs CPU/conn${r.errors ? `  errors ${r.errors}` : ''}`,
+      );
     },
   });
   const rate = (v) => median(results[v].map((r) => r.rate));
@@ -73,8 +86,18 @@ await runFigure(figure, async () => {
       `connections/s ratio ${pairedRatio(results['sdk+socklife'], results['sdk+net'], (r) => r.rate).ratio.toFixed(3)}; medians ${fmt(rate('sdk+socklife'))} / ${fmt(rate('sdk+net'))} / ${fmt(rate('sdk'))} (SDK only) / ${fmt(rate('bare'))} (bare) conn/s`,
   });
   const all = pairedRatio(results['sdk+socklife-all'], results['sdk+net'], (r) => r.cpuUsPerConnection);
-  figure.stated('3', 'client CPU per connection, SDK+socklife with spans: all (tcp.connection, tcp.handshake, tcp.half_close) / SDK+instrumentation-net', all.ratio.toFixed(3), `+${over('sdk+socklife-all')} over the SDK alone; instrumentation-net +${over('sdk+net')}`);
+  figure.stated(
+    '3',
+    'client CPU per connection, SDK+socklife with spans: all (tcp.connection, tcp.handshake, tcp.half_close) / SDK+instrumentation-net',
+    all.ratio.toFixed(3),
+    `+${over('sdk+socklife-all')} over the SDK alone; instrumentation-net +${over('sdk+net')}`,
+  );
   const ns = pairedRatio(results['sdk+socklife-nostacks'], results['sdk+net'], (r) => r.cpuUsPerConnection);
-  figure.stated('3', 'client CPU per connection, default policy with captureStacks: false / SDK+instrumentation-net', ns.ratio.toFixed(3), `+${over('sdk+socklife-nostacks')} over the SDK alone (stacks on: +${over('sdk+socklife')})`);
+  figure.stated(
+    '3',
+    'client CPU per connection, default policy with captureStacks: false / SDK+instrumentation-net',
+    ns.ratio.toFixed(3),
+    `+${over('sdk+socklife-nostacks')} over the SDK alone (stacks on: +${over('sdk+socklife')})`,
+  );
   figure.note('runs', Object.fromEntries(Object.entries(results).map(([v, rs]) => [v, { rate: rate(v), cpuUsPerConnection: cpu(v), bursts: rs }])));
 });

@@ -106,7 +106,10 @@ async function setUp(total, port, socklife) {
 
 await runFigure(figure, async () => {
   figure.note('socklife options', SOCKLIFE_OPTIONS);
-  figure.note('file limit', 'one process may hold at most 16,000 of the sockets (RLIMIT_NOFILE hard limit 20,000); the rest are held by sibling processes on the same port');
+  figure.note(
+    'file limit',
+    'one process may hold at most 16,000 of the sockets (RLIMIT_NOFILE hard limit 20,000); the rest are held by sibling processes on the same port',
+  );
   const delayMs = knob('DELAY_WINDOW_MS', 10_000);
   for (const total of SIZES) {
     const label = `${fmt(total / 1000)}k`;
@@ -129,7 +132,9 @@ await runFigure(figure, async () => {
       const polls = window.polls.filter((p) => p.rows >= total * 0.99);
       if (polls.length === 0) {
         const hooks = s.hookProblems.length ? `; the timing hooks could not wrap: ${s.hookProblems.join('; ')}` : '';
-        throw new Error(`no live poll with ${total} rows within ${delayMs} ms (rows of the polls seen: ${window.polls.map((p) => p.rows).join(', ') || 'none'})${hooks}`);
+        throw new Error(
+          `no live poll with ${total} rows within ${delayMs} ms (rows of the polls seen: ${window.polls.map((p) => p.rows).join(', ') || 'none'})${hooks}`,
+        );
       }
       const { argv } = await s.measured.request({ cmd: 'query' });
       const ss = ssWallTime(argv);
@@ -173,9 +178,24 @@ await runFigure(figure, async () => {
           detail: `monitorEventLoopDelay over ${delayMs / 1000} s, resolution 1 ms: p99 ${fmtMs(window.p99)} with socklife vs ${fmtMs(delayBaseline.p99)} without; max ${fmtMs(window.max)} vs ${fmtMs(delayBaseline.max)}; ${window.polls.length} polls in the window`,
         });
       } else {
-        figure.stated(`4-${label}`, `event-loop delay p99 / max with socklife, ${label} sockets, poll every ${POLL_MS} ms`, `${fmtMs(window.p99)} / ${fmtMs(window.max)}`, `monitorEventLoopDelay over ${delayMs / 1000} s; no baseline run at this size`);
+        figure.stated(
+          `4-${label}`,
+          `event-loop delay p99 / max with socklife, ${label} sockets, poll every ${POLL_MS} ms`,
+          `${fmtMs(window.p99)} / ${fmtMs(window.max)}`,
+          `monitorEventLoopDelay over ${delayMs / 1000} s; no baseline run at this size`,
+        );
       }
-      figure.note(`${label}`, { rows: s.rows, own: s.own, setupMs: s.setupMs, ss, argv, direct, polls, window: { ...window, polls: undefined }, delayBaseline: delayBaseline && { ...delayBaseline, polls: undefined } });
+      figure.note(`${label}`, {
+        rows: s.rows,
+        own: s.own,
+        setupMs: s.setupMs,
+        ss,
+        argv,
+        direct,
+        polls,
+        window: { ...window, polls: undefined },
+        delayBaseline: delayBaseline && { ...delayBaseline, polls: undefined },
+      });
     } finally {
       await stopAll(s.children);
     }

@@ -6,7 +6,7 @@
 import { alternate, knob } from './lib/ab.mjs';
 import { NodeChild, SDK, SOCKLIFE, stopAll } from './lib/child.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
-import { fmt, fmtBytes, median } from './lib/stats.mjs';
+import { fmtBytes, median } from './lib/stats.mjs';
 
 const VARIANTS = {
   bare: [],
@@ -51,13 +51,19 @@ async function measure(variant, side, count) {
 await runFigure(figure, async () => {
   const count = knob('IDLE_CONNECTIONS', 10_000);
   const reps = knob('MEMORY_REPS', 1);
-  figure.note('method', `${count} idle connections; heapUsed after 6 × gc() before and after; idle ${IDLE_MS} ms before the measurement (socklife's poll compacts the creation stacks of connections older than 1 s); per connection = (after − before) / ${count}; socklife's share = variant − same variant without socklife; median of ${reps} alternated runs; socklife defaults (stacks on)`);
+  figure.note(
+    'method',
+    `${count} idle connections; heapUsed after 6 × gc() before and after; idle ${IDLE_MS} ms before the measurement (socklife's poll compacts the creation stacks of connections older than 1 s); per connection = (after − before) / ${count}; socklife's share = variant − same variant without socklife; median of ${reps} alternated runs; socklife defaults (stacks on)`,
+  );
   for (const side of ['server', 'client']) {
     const results = await alternate({
       variants: Object.keys(VARIANTS),
       reps,
       run: (variant) => measure(variant, side, count),
-      log: (variant, rep, r) => console.log(`    ${side} rep ${rep + 1} ${variant.padEnd(13)} ${fmtBytes(r.perConnection)} per connection (heap ${fmtBytes(r.before)} → ${fmtBytes(r.after)})`),
+      log: (variant, rep, r) =>
+        console.log(
+          `    ${side} rep ${rep + 1} ${variant.padEnd(13)} ${fmtBytes(r.perConnection)} per connection (heap ${fmtBytes(r.before)} → ${fmtBytes(r.after)})`,
+        ),
     });
     const per = (v) => median(results[v].map((r) => r.perConnection));
     const noSdk = per('socklife') - per('bare');

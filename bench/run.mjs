@@ -92,7 +92,9 @@ if (!tableOnly) for (const f of readdirSync(RESULTS)) if (f.endsWith('.json') &&
 // One copy of the build for every figure, safe from rebuilds while the benchmark runs.
 process.env.BENCH_SNAPSHOT = await makeSnapshot();
 const machineLine = machine();
-console.log(`socklife overhead benchmark\nmachine: ${machineLine}\n${NETNS ? 'each figure runs in a private network namespace (loopback only)' : 'figures run in the host network namespace'}`);
+console.log(
+  `socklife overhead benchmark\nmachine: ${machineLine}\n${NETNS ? 'each figure runs in a private network namespace (loopback only)' : 'figures run in the host network namespace'}`,
+);
 const busyBefore = tableOnly ? 0 : await busyShare();
 if (busyBefore > 0.1) {
   console.log(`warning: other processes keep ${(busyBefore * 100).toFixed(0)}% of the CPUs busy; ratios will be noisy`);
@@ -125,7 +127,10 @@ const results = selected.map((name) => {
   try {
     return JSON.parse(readFileSync(`${RESULTS}${name}.json`, 'utf8'));
   } catch {
-    return { id: name, checks: [{ figure: name.split('-')[0], what: 'the figure script ran', budget: 'a result', measured: 'no result written', pass: false }] };
+    return {
+      id: name,
+      checks: [{ figure: name.split('-')[0], what: 'the figure script ran', budget: 'a result', measured: 'no result written', pass: false }],
+    };
   }
 });
 const rows = results.flatMap((r) => r.checks.map((c) => ({ ...c, id: r.id })));
@@ -140,7 +145,7 @@ const md = [
   ...rows.map((c) => `| ${c.figure} | ${escape(c.what)} | ${escape(c.budget)} | ${escape(c.measured)} | ${verdict(c)} | ${escape(shortMachine)} |`),
   '',
   `Machine: ${machineLine}. ${NETNS ? 'Each figure ran in a private network namespace (loopback only), so that ss walks only its own sockets.' : 'Figures ran in the host network namespace.'}`,
-  `Reproduce: \`npm run bench\` (${tableOnly ? 'table rebuilt from the figures\' results' : `${seconds} s for this run`}${selected.length < FIGURES.length ? `, figures ${selected.join(', ')}` : ''}); each figure alone: \`node bench/<figure>.mjs\` after \`npm run build\`; raw numbers in \`bench/results/<figure>.json\`.`,
+  `Reproduce: \`npm run bench\` (${tableOnly ? "table rebuilt from the figures' results" : `${seconds} s for this run`}${selected.length < FIGURES.length ? `, figures ${selected.join(', ')}` : ''}); each figure alone: \`node bench/<figure>.mjs\` after \`npm run build\`; raw numbers in \`bench/results/<figure>.json\`.`,
   Math.max(busyBefore, ...busy) > 0.1
     ? `Note: other processes kept up to ${(Math.max(busyBefore, ...busy) * 100).toFixed(0)}% of the CPUs busy between figures (sampled for 0.5-1 s each time); ratios are noisier than on an idle machine.`
     : '',
@@ -159,7 +164,9 @@ const width = (k, min) => Math.max(min, ...rows.map((c) => String(c[k]).length))
 const w = { figure: width('figure', 6), budget: Math.min(34, width('budget', 6)), measured: Math.min(30, width('measured', 8)) };
 console.log(`${'figure'.padEnd(w.figure)}  ${'budget'.padEnd(w.budget)}  ${'measured'.padEnd(w.measured)}  result  what`);
 for (const c of rows) {
-  console.log(`${c.figure.padEnd(w.figure)}  ${String(c.budget).padEnd(w.budget)}  ${String(c.measured).padEnd(w.measured)}  ${(c.stated ? 'stated' : c.pass ? 'PASS' : 'FAIL').padEnd(6)}  ${c.what}`);
+  console.log(
+    `${c.figure.padEnd(w.figure)}  ${String(c.budget).padEnd(w.budget)}  ${String(c.measured).padEnd(w.measured)}  ${(c.stated ? 'stated' : c.pass ? 'PASS' : 'FAIL').padEnd(6)}  ${c.what}`,
+  );
 }
 console.log(`\nmachine: ${machineLine}`);
 console.log(`table: ${RESULTS}summary.md`);

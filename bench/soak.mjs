@@ -52,13 +52,21 @@ try {
   await client.waitForType('ready', 30_000);
   const baseline = await server.request({ cmd: 'measure' });
   console.log(`before: heap ${fmtMB(baseline.heapUsed)}, source ${baseline.source}`);
-  for (let done = 0; done < TOTAL; ) {
+  for (let done = 0; done < TOTAL;) {
     if (Date.now() - started > MAX_MS) throw new Error(`not finished within ${MAX_MS / 60_000} minutes`);
     const count = Math.min(CHUNK, TOTAL - done);
     const load = await client.request({ cmd: 'run', count, concurrency: CONCURRENCY }, MAX_MS);
     done += count;
     const m = await server.request({ cmd: 'measure' });
-    const chunk = { done, ms: Math.round(load.ms), errors: load.errors, rate: Math.round((count / load.ms) * 1000), connections: m.connections, heapUsed: m.heapUsed, rss: m.rss };
+    const chunk = {
+      done,
+      ms: Math.round(load.ms),
+      errors: load.errors,
+      rate: Math.round((count / load.ms) * 1000),
+      connections: m.connections,
+      heapUsed: m.heapUsed,
+      rss: m.rss,
+    };
     chunks.push(chunk);
     console.log(
       `${String(done).padStart(8)} connections: ${String(chunk.rate).padStart(5)}/s, ${load.errors} errors, tcp.connection.count ${m.connections}, heap ${fmtMB(m.heapUsed)}, rss ${fmtMB(m.rss)}`,

@@ -14,11 +14,10 @@ console.log('socklife demo: an upload server with two CLOSE_WAIT bugs, a client 
 console.log('server: node --import ./examples/telemetry.mjs --import socklife/register examples/upload-server.mjs');
 console.log(`        (SOCKLIFE_POLL_INTERVAL_MS=${env.SOCKLIFE_POLL_INTERVAL_MS} SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS=${env.SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS})\n`);
 
-const server = spawn(
-  process.execPath,
-  ['--import', './examples/telemetry.mjs', '--import', 'socklife/register', 'examples/upload-server.mjs'],
-  { env, stdio: ['ignore', 'pipe', 'inherit'] },
-);
+const server = spawn(process.execPath, ['--import', './examples/telemetry.mjs', '--import', 'socklife/register', 'examples/upload-server.mjs'], {
+  env,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 let leaks = 0;
 let finished;
 const done = new Promise((resolve) => (finished = resolve));

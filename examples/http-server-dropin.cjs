@@ -10,7 +10,7 @@ const http = require('node:http');
 const threshold = Number(process.env.SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS ?? 60_000);
 const poll = Number(process.env.SOCKLIFE_POLL_INTERVAL_MS ?? 5_000);
 
-const server = http.createServer((req, res) => {
+const server = http.createServer((req, _res) => {
   // BUG 1: uploads wait for a free slot before their body is read, and no slot ever frees.
   // Nobody reads the body, so Node pauses the socket: the client's FIN waits unread in the
   // kernel, 'end' never fires, and Node's http server does not close it (for 5 minutes:
@@ -54,7 +54,10 @@ const waitMs = threshold + 2 * poll + 1000;
 if (!process.env.SOCKLIFE_LOG || waitMs > 30_000) {
   console.log('Run it as the comment at the top of this file says, to see findings within seconds.');
 }
-setTimeout(() => {
-  console.log(`[server] exiting after ${(waitMs / 1000).toFixed(1)} s; socklife's findings are the JSON lines on stderr`);
-  process.exit(0);
-}, Math.min(waitMs, 30_000));
+setTimeout(
+  () => {
+    console.log(`[server] exiting after ${(waitMs / 1000).toFixed(1)} s; socklife's findings are the JSON lines on stderr`);
+    process.exit(0);
+  },
+  Math.min(waitMs, 30_000),
+);

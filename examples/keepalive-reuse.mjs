@@ -32,7 +32,9 @@ if (process.argv[2] === 'client') {
     export(spans, done) {
       for (const span of spans.filter((s) => s.name === 'tcp.connection')) {
         const states = span.events.map((e) => e.attributes['network.connection.state']);
-        console.log(`[socklife] connection from port ${span.attributes['network.local.port']}: ${states.join(' -> ')} (${span.attributes['tcp.close.reason']})`);
+        console.log(
+          `[socklife] connection from port ${span.attributes['network.local.port']}: ${states.join(' -> ')} (${span.attributes['tcp.close.reason']})`,
+        );
       }
       done({ code: 0 });
     },

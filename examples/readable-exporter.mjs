@@ -37,7 +37,11 @@ export class ReadableLeakExporter {
             `  cause: ${a['tcp.close_wait.cause']}: ${CAUSES[a['tcp.close_wait.cause']] ?? ''}`,
             `  unread: ${bytes(a['tcp.close_wait.unread_bytes.kernel'])} in the kernel, ${bytes(a['tcp.close_wait.unread_bytes.node'])} in Node's buffer (stream ${a['nodejs.stream.read_mode']})`,
             `  socket made by: ${where(a)}`,
-            `  stack:\n${String(a['code.stacktrace'] ?? '').split('\n').slice(0, 4).map((l) => `    ${l}`).join('\n')}`,
+            `  stack:\n${String(a['code.stacktrace'] ?? '')
+              .split('\n')
+              .slice(0, 4)
+              .map((l) => `    ${l}`)
+              .join('\n')}`,
             `  trace ${span.spanContext().traceId}, parent span ${span.parentSpanContext?.spanId ?? '-'}`,
           ].join('\n'),
         );

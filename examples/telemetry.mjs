@@ -4,6 +4,4 @@ import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ReadableLeakExporter } from './readable-exporter.mjs';
 
-trace.setGlobalTracerProvider(
-  new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new ReadableLeakExporter())] }),
-);
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new ReadableLeakExporter())] }));

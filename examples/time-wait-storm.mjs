@@ -59,7 +59,9 @@ if (process.argv[2] === 'client') {
   const [code] = await once(client, 'exit');
   server.close();
 
-  console.log(`\nsocklife in the client reported ${findings.length} finding(s)${findings.length ? ': ' + findings.map((l) => JSON.parse(l).type).join(', ') : ''}.`);
+  console.log(
+    `\nsocklife in the client reported ${findings.length} finding(s)${findings.length ? ': ' + findings.map((l) => JSON.parse(l).type).join(', ') : ''}.`,
+  );
   execFile('ss', ['-t', '-n', '-H', 'state', 'time-wait', 'dport', '=', `:${port}`], (error, stdout) => {
     const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     if (error) console.log(`ss: ${error.message}`);

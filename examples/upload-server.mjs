@@ -3,7 +3,7 @@
 //   node --import ./examples/telemetry.mjs --import socklife/register examples/upload-server.mjs
 import net from 'node:net';
 
-const MAX_UPLOAD = 64 * 1024;
+// Uploads are stored whole: this demo has no size limit.
 const busyTenants = new Set(['batch']);
 
 function handleUpload(socket) {

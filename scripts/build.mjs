@@ -8,7 +8,10 @@ const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
 
 rmSync('dist', { recursive: true, force: true });
-for (const [config, type] of [['tsconfig.build-cjs.json', 'commonjs'], ['tsconfig.build-esm.json', 'module']]) {
+for (const [config, type] of [
+  ['tsconfig.build-cjs.json', 'commonjs'],
+  ['tsconfig.build-esm.json', 'module'],
+]) {
   execFileSync(process.execPath, [tsc, '-p', config], { stdio: 'inherit' });
   const dir = type === 'commonjs' ? 'dist/cjs' : 'dist/esm';
   mkdirSync(dir, { recursive: true });

@@ -124,7 +124,10 @@ export function resolveOptions(options: SocklifeOptions = {}): ResolvedOptions {
     }
     resolved[name] = value;
   }
-  for (const [name, method] of [['tracerProvider', 'getTracer'], ['meterProvider', 'getMeter']] as const) {
+  for (const [name, method] of [
+    ['tracerProvider', 'getTracer'],
+    ['meterProvider', 'getMeter'],
+  ] as const) {
     const value = options[name];
     if (value === undefined) continue;
     if (!isProvider(value, method)) {
@@ -144,10 +147,7 @@ export function envVariableName(option: string): string {
  * Reads options from the environment. A bad value gets one warning naming the variable and
  * falls back to the default: a typo in an observability setting must not stop a service.
  */
-export function optionsFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-  warn: (message: string) => void = emitWarning,
-): SocklifeOptions {
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = emitWarning): SocklifeOptions {
   const options: Record<string, unknown> = {};
   for (const name of ENV_OPTIONS) {
     const variable = envVariableName(name);
@@ -157,8 +157,7 @@ export function optionsFromEnv(
     const value = parseEnvValue(rule, raw.trim());
     if (value === undefined || !isValid(rule, value)) {
       warn(
-        `socklife: environment variable ${variable}=${JSON.stringify(raw)} is not ${allowed(rule)}; ` +
-          `using the default ${describe(DEFAULT_OPTIONS[name])}`,
+        `socklife: environment variable ${variable}=${JSON.stringify(raw)} is not ${allowed(rule)}; ` + `using the default ${describe(DEFAULT_OPTIONS[name])}`,
       );
       continue;
     }

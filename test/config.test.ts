@@ -52,9 +52,8 @@ describe('options from the environment', () => {
 
   it('warns once per bad variable, naming it, and falls back to the default', () => {
     const warnings: string[] = [];
-    const options = optionsFromEnv(
-      { SOCKLIFE_POLL_INTERVAL_MS: '5s', SOCKLIFE_SOURCE: 'lsof', SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS: '30000' },
-      (m) => warnings.push(m),
+    const options = optionsFromEnv({ SOCKLIFE_POLL_INTERVAL_MS: '5s', SOCKLIFE_SOURCE: 'lsof', SOCKLIFE_CLOSE_WAIT_THRESHOLD_MS: '30000' }, (m) =>
+      warnings.push(m),
     );
     expect(options).toEqual({ closeWaitThresholdMs: 30000 });
     expect(warnings).toHaveLength(2);

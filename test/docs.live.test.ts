@@ -54,7 +54,7 @@ describe('README markers', () => {
       '',
       '```sh',
       'X=1 node --require socklife/register app.js   # a comment',
-      "node -e 'console.log(\"#\")' \\",
+      'node -e \'console.log("#")\' \\',
       '  two',
       '```',
     ].join('\n');
@@ -63,9 +63,11 @@ describe('README markers', () => {
     expect(command).toMatchObject({ kind: 'command', stubs: ['app.js', 'app.mjs'] });
     expect(parseCommands(command?.content ?? '', 'x')).toEqual([
       { text: 'X=1 node --require socklife/register app.js', env: { X: '1' }, argv: ['node', '--require', 'socklife/register', 'app.js'] },
-      { text: "node -e 'console.log(\"#\")' two", env: {}, argv: ['node', '-e', 'console.log("#")', 'two'] },
+      { text: 'node -e \'console.log("#")\' two', env: {}, argv: ['node', '-e', 'console.log("#")', 'two'] },
     ]);
-    expect(markedBlocks('<!-- docs-test: file=lib.js -->\n```js\nmodule.exports = 1;\n```')).toMatchObject([{ kind: 'file', file: 'lib.js', content: 'module.exports = 1;\n' }]);
+    expect(markedBlocks('<!-- docs-test: file=lib.js -->\n```js\nmodule.exports = 1;\n```')).toMatchObject([
+      { kind: 'file', file: 'lib.js', content: 'module.exports = 1;\n' },
+    ]);
     expect(markedBlocks('Prose may name `<!-- docs-test: run -->` in a sentence.')).toEqual([]);
     expect(() => markedBlocks('<!-- docs-test run -->\n```js\n```')).toThrow(ReadmeMarkerError);
     expect(() => markedBlocks('<!-- docs-test: rnu -->\n```js\n```')).toThrow(/unknown docs-test kind/);

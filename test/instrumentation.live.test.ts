@@ -88,7 +88,10 @@ describe.skipIf(skip)('SocklifeInstrumentation', () => {
   it('switches providers while running: findings go to the provider set last', async () => {
     const first = createTelemetry();
     const second = createTelemetry();
-    cleanups.push(() => first.shutdown(), () => second.shutdown());
+    cleanups.push(
+      () => first.shutdown(),
+      () => second.shutdown(),
+    );
     const instrumentation = new SocklifeInstrumentation(OPTIONS);
     cleanups.push(() => instrumentation.disable());
     instrumentation.setTracerProvider(first.tracerProvider);
@@ -127,7 +130,11 @@ describe.skipIf(skip)('the global meter provider', () => {
   it('registered after socklife started (as under the drop-in), still gets its metrics', async () => {
     const telemetry = createTelemetry();
     const instrumentation = new SocklifeInstrumentation(OPTIONS);
-    cleanups.push(() => instrumentation.disable(), () => telemetry.shutdown(), () => metrics.disable());
+    cleanups.push(
+      () => instrumentation.disable(),
+      () => telemetry.shutdown(),
+      () => metrics.disable(),
+    );
     metrics.setGlobalMeterProvider(telemetry.meterProvider);
     await leakOnce();
     const count = async () => (await telemetry.metric('tcp.close_wait.leak.count'))?.dataPoints[0]?.value;

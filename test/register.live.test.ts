@@ -102,7 +102,10 @@ describe.skipIf(skip)('SOCKLIFE_LOG: findings as JSON lines, no SDK registered',
       return m === null ? [] : [{ clientPort: Number(m[1]), serverPort: Number(m[2]) }];
     });
     const text = log === 'stderr' ? result.stderr : readFileSync(log, 'utf8');
-    const lines = text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
+    const lines = text
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Line);
     return { lines, clients, stderr: result.stderr };
   }
 

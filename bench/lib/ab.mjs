@@ -37,7 +37,11 @@ export async function interleave(o) {
     }
     return results;
   } finally {
-    await Promise.all(Object.values(instances).flat().map((i) => o.stop(i).catch(() => {})));
+    await Promise.all(
+      Object.values(instances)
+        .flat()
+        .map((i) => o.stop(i).catch(() => {})),
+    );
   }
 }
 

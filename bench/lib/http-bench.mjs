@@ -62,7 +62,14 @@ export async function httpRuns(figure, o, variants) {
     variants,
     reps: o.rounds,
     async run(variant) {
-      const server = new NodeChild('http-server.cjs', { nodeArgs: VARIANTS[variant], env: VARIANT_ENV[variant], cpu: SERVER_CPU, profile: true, label: `http-${variant}`, netns: 'new' });
+      const server = new NodeChild('http-server.cjs', {
+        nodeArgs: VARIANTS[variant],
+        env: VARIANT_ENV[variant],
+        cpu: SERVER_CPU,
+        profile: true,
+        label: `http-${variant}`,
+        netns: 'new',
+      });
       try {
         const { port } = await server.waitForType('ready', 30_000);
         await wrk(server, port, o.warmupSeconds);
@@ -72,14 +79,22 @@ export async function httpRuns(figure, o, variants) {
         const ownUs = after.cpu.ownUs - before.cpu.ownUs;
         const childrenUs = after.cpu.childrenUs - before.cpu.childrenUs;
         const errorCount = w.errors.connect + w.errors.read + w.errors.write + w.errors.timeout + w.non2xx;
-        return { ...w, errorCount, cpuUsPerRequest: (ownUs + childrenUs) / w.requests, childCpuUsPerRequest: childrenUs / w.requests, spans: after.sdk?.byName };
+        return {
+          ...w,
+          errorCount,
+          cpuUsPerRequest: (ownUs + childrenUs) / w.requests,
+          childCpuUsPerRequest: childrenUs / w.requests,
+          spans: after.sdk?.byName,
+        };
       } finally {
         await server.stop();
       }
     },
     log(variant, round, r) {
       if (process.env.BENCH_VERBOSE !== '1' && round !== 0) return;
-      console.log(`    round ${round + 1} ${variant.padEnd(22)} ${fmt(r.rps).padStart(7)} req/s  p99 ${fmtMs(r.p99)}  server CPU ${fmt(r.cpuUsPerRequest)} µs/req${r.errorCount ? `  errors ${r.errorCount}` : ''}`);
+      console.log(
+        `    round ${round + 1} ${variant.padEnd(22)} ${fmt(r.rps).padStart(7)} req/s  p99 ${fmtMs(r.p99)}  server CPU ${fmt(r.cpuUsPerRequest)} µs/req${r.errorCount ? `  errors ${r.errorCount}` : ''}`,
+      );
     },
   });
   const summary = {};
@@ -90,11 +105,21 @@ export async function httpRuns(figure, o, variants) {
       cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
       childCpuUsPerRequest: runs.reduce((a, r) => a + r.childCpuUsPerRequest * r.requests, 0) / runs.reduce((a, r) => a + r.requests, 0),
       spans: runs.at(-1)?.spans,
-      runs: runs.map(({ rps, p50, p99, requests, cpuUsPerRequest, childCpuUsPerRequest, errorCount }) => ({ rps, p50, p99, requests, cpuUsPerRequest, childCpuUsPerRequest, errorCount })),
+      runs: runs.map(({ rps, p50, p99, requests, cpuUsPerRequest, childCpuUsPerRequest, errorCount }) => ({
+        rps,
+        p50,
+        p99,
+        requests,
+        cpuUsPerRequest,
+        childCpuUsPerRequest,
+        errorCount,
+      })),
     };
   }
   for (const [variant, s] of Object.entries(summary)) {
-    console.log(`    median ${variant.padEnd(22)} ${fmt(s.rps).padStart(7)} req/s  p99 ${fmtMs(s.p99)}  server CPU ${fmt(s.cpuUsPerRequest)} µs/req (of which ss ${fmt(s.childCpuUsPerRequest)})${s.spans ? `  spans exported by the last run: ${JSON.stringify(s.spans)}` : ''}`);
+    console.log(
+      `    median ${variant.padEnd(22)} ${fmt(s.rps).padStart(7)} req/s  p99 ${fmtMs(s.p99)}  server CPU ${fmt(s.cpuUsPerRequest)} µs/req (of which ss ${fmt(s.childCpuUsPerRequest)})${s.spans ? `  spans exported by the last run: ${JSON.stringify(s.spans)}` : ''}`,
+    );
   }
   figure.note('runs', summary);
   return {

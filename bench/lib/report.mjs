@@ -13,11 +13,17 @@ export function machine() {
   let distro = '';
   try {
     distro = /PRETTY_NAME="([^"]+)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? '';
-  } catch {}
+  } catch {
+    // No os-release: the distribution stays unnamed.
+  }
   let ss = '';
   try {
-    ss = execFileSync('ss', ['-V'], { encoding: 'utf8' }).trim().replace(/^ss utility, /, '');
-  } catch {}
+    ss = execFileSync('ss', ['-V'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^ss utility, /, '');
+  } catch {
+    // No ss: its version stays unnamed.
+  }
   const cpu = (cpus[0]?.model ?? 'unknown CPU').replace(/\s+/g, ' ').trim();
   const memGiB = Math.round(os.totalmem() / 1024 ** 3);
   return `${cpus.length} × ${cpu}, ${memGiB} GiB, Linux ${os.release()}${distro ? ` (${distro})` : ''}, Node ${process.version}${ss ? `, ss ${ss}` : ''}`;
@@ -88,7 +94,13 @@ export async function runFigure(figure, main) {
   } catch (error) {
     crashed = true;
     console.error(error);
-    figure.check({ figure: figure.id.split('-')[0], what: 'the benchmark ran to the end', budget: 'no error', measured: String(error?.message ?? error).slice(0, 200), pass: false });
+    figure.check({
+      figure: figure.id.split('-')[0],
+      what: 'the benchmark ran to the end',
+      budget: 'no error',
+      measured: String(error?.message ?? error).slice(0, 200),
+      pass: false,
+    });
   }
   const failed = figure.write();
   process.exitCode = crashed || failed > 0 ? 1 : 0;

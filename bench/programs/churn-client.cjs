@@ -25,7 +25,13 @@ function burst(port, concurrency, ms) {
           const cpu = cpuTimes();
           const n = completed + concurrency;
           const childrenUs = cpu.childrenUs - cpu0.childrenUs;
-          resolve({ rate: (completed / elapsed) * 1000, completed, errors, cpuUsPerConnection: (cpu.ownUs - cpu0.ownUs + childrenUs) / n, childCpuUsPerConnection: childrenUs / n });
+          resolve({
+            rate: (completed / elapsed) * 1000,
+            completed,
+            errors,
+            cpuUsPerConnection: (cpu.ownUs - cpu0.ownUs + childrenUs) / n,
+            childCpuUsPerConnection: childrenUs / n,
+          });
         }
       });
       socket.resume();

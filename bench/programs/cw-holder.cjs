@@ -26,43 +26,55 @@ function installHooks() {
       hookProblems.push(`${modulePath} ${name}: ${error.message}`);
     }
   };
-  wrap('observe/kernel/run-tool.js', (m) => m, 'runTool', (original) =>
-    async function runTool(source, command, argv) {
-      const record = { argv: [...argv], startedAt: performance.now(), elu0: performance.eventLoopUtilization() };
-      records.push(record);
-      const out = await original.apply(this, arguments);
-      record.toolMs = performance.now() - record.startedAt;
-      record.bytes = out.length;
-      return out;
-    },
+  wrap(
+    'observe/kernel/run-tool.js',
+    (m) => m,
+    'runTool',
+    (original) =>
+      async function runTool(source, command, argv) {
+        const record = { argv: [...argv], startedAt: performance.now(), elu0: performance.eventLoopUtilization() };
+        records.push(record);
+        const out = await original.apply(this, arguments);
+        record.toolMs = performance.now() - record.startedAt;
+        record.bytes = out.length;
+        return out;
+      },
   );
-  wrap('observe/kernel/ss-parser.js', (m) => m, 'parseSs', (original) =>
-    function parseSs() {
-      const t = performance.now();
-      const result = original.apply(this, arguments);
-      const record = records.findLast((r) => r.parseMs === undefined);
-      if (record) {
-        record.parseMs = performance.now() - t;
-        record.rows = result.rows.length;
-      }
-      return result;
-    },
+  wrap(
+    'observe/kernel/ss-parser.js',
+    (m) => m,
+    'parseSs',
+    (original) =>
+      function parseSs() {
+        const t = performance.now();
+        const result = original.apply(this, arguments);
+        const record = records.findLast((r) => r.parseMs === undefined);
+        if (record) {
+          record.parseMs = performance.now() - t;
+          record.rows = result.rows.length;
+        }
+        return result;
+      },
   );
-  wrap('model/tracker.js', (m) => m.ConnectionTracker.prototype, 'kernelRows', (original) =>
-    function kernelRows() {
-      const t = performance.now();
-      const result = original.apply(this, arguments);
-      const record = records.findLast((r) => r.parseMs !== undefined && r.correlateMs === undefined);
-      if (record) {
-        record.correlateMs = performance.now() - t;
-        record.pollEluActiveMs = performance.eventLoopUtilization(record.elu0).active;
-        record.pollWallMs = performance.now() - record.startedAt;
-        delete record.elu0;
-        polls.push(record);
-        records = records.filter((r) => r !== record && performance.now() - r.startedAt < 60_000);
-      }
-      return result;
-    },
+  wrap(
+    'model/tracker.js',
+    (m) => m.ConnectionTracker.prototype,
+    'kernelRows',
+    (original) =>
+      function kernelRows() {
+        const t = performance.now();
+        const result = original.apply(this, arguments);
+        const record = records.findLast((r) => r.parseMs !== undefined && r.correlateMs === undefined);
+        if (record) {
+          record.correlateMs = performance.now() - t;
+          record.pollEluActiveMs = performance.eventLoopUtilization(record.elu0).active;
+          record.pollWallMs = performance.now() - record.startedAt;
+          delete record.elu0;
+          polls.push(record);
+          records = records.filter((r) => r !== record && performance.now() - r.startedAt < 60_000);
+        }
+        return result;
+      },
   );
 }
 

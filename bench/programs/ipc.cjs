@@ -64,7 +64,9 @@ function cpuTimes() {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // Fields 16 and 17 of stat(5) (cutime, cstime) are at 13 and 14 after the command name, in clock ticks.
     childrenUs = ((Number(fields[13]) + Number(fields[14])) * 1e6) / CLOCK_TICKS;
-  } catch {}
+  } catch {
+    // No /proc: children's CPU stays 0.
+  }
   return { ownUs: own.user + own.system, childrenUs };
 }
 const CLOCK_TICKS = (() => {

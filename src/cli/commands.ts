@@ -109,10 +109,7 @@ export async function runDoctor(invocation: DoctorInvocation, io: CliIo): Promis
 }
 
 /** One frame of states: always from /proc (the target's namespace, no child process). */
-async function collectStates(
-  invocation: StatesInvocation | WatchInvocation,
-  destinations: Set<string>,
-): Promise<StatesReport> {
+async function collectStates(invocation: StatesInvocation | WatchInvocation, destinations: Set<string>): Promise<StatesReport> {
   const { target } = invocation;
   const resolved = await resolveTarget(target);
   const [table, facts] = await Promise.all([

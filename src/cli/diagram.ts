@@ -129,8 +129,7 @@ export function renderStateDiagram(counts: StateCounts, options: DiagramOptions)
     const label = stateLabel(slot.state);
     const text = ` ${label}${formatCount(count).padStart(SLOT_WIDTH - 2 - label.length)} `;
     const highlight = highlights.get(slot.state);
-    const style: readonly SgrName[] =
-      highlight === 'alarm' ? ['bold', 'red'] : highlight === 'warn' ? ['bold', 'yellow'] : count === 0 ? ['dim'] : ['bold'];
+    const style: readonly SgrName[] = highlight === 'alarm' ? ['bold', 'red'] : highlight === 'warn' ? ['bold', 'yellow'] : count === 0 ? ['dim'] : ['bold'];
     for (let dy = -1; dy <= 1; dy++) {
       const row = grid[slot.line + dy];
       const rowStyles = styles[slot.line + dy];

@@ -237,7 +237,7 @@ function socketFindingText(state: (typeof SOCKET_FINDING_STATES)[number], count:
           'The peer closed its side (its FIN arrived and was acknowledged) and the application has not closed the socket. ' +
           'Nothing times CLOSE_WAIT out: the socket, its file descriptor and its buffers stay until the application calls close().',
         advice:
-          'Close every socket whose peer has ended: call socket.end() or socket.destroy() on \'end\' (a server created with ' +
+          "Close every socket whose peer has ended: call socket.end() or socket.destroy() on 'end' (a server created with " +
           'allowHalfOpen: true must do it itself), consume or destroy every HTTP response body (res.resume() when it is not needed), ' +
           'and release pooled connections on error paths. The peers listed say which connections these are.',
       };
@@ -346,9 +346,14 @@ function timeWaitAnalysis(input: DoctorInput): { summary: TimeWaitSummary; findi
       server.set(s.row.local.port, g);
     }
   }
-  const clientSide = groupDestinations(client.map((s) => s.row), input.portRange);
+  const clientSide = groupDestinations(
+    client.map((s) => s.row),
+    input.portRange,
+  );
   const clientBy = new Map(client.map((s) => [endpointKey(s.row.peer), s.by]));
-  const serverSide = [...server.entries()].map(([localPort, g]) => ({ localPort, count: g.count, by: g.by })).sort((a, b) => b.count - a.count || a.localPort - b.localPort);
+  const serverSide = [...server.entries()]
+    .map(([localPort, g]) => ({ localPort, count: g.count, by: g.by }))
+    .sort((a, b) => b.count - a.count || a.localPort - b.localPort);
   const threshold = input.thresholds.timeWait;
   const findings: TimeWaitFinding[] = [];
   for (const d of clientSide) {

@@ -55,7 +55,10 @@ export async function readProcessSockets(pid: number, procRoot = '/proc'): Promi
     }
   }
   const [name, netnsId, ownNetns] = await Promise.all([
-    readFile(join(dir, 'comm'), 'utf8').then((s) => s.trim(), () => undefined),
+    readFile(join(dir, 'comm'), 'utf8').then(
+      (s) => s.trim(),
+      () => undefined,
+    ),
     readlink(join(dir, 'ns', 'net')).catch(() => undefined),
     readlink(join(procRoot, 'self', 'ns', 'net')).catch(() => undefined),
   ]);
@@ -70,7 +73,9 @@ async function ownerOf(pid: number, dir: string): Promise<number | undefined> {
   } catch (error) {
     if (codeOf(error) !== 'ENOENT') throw describeAccessError(pid, dir, undefined, error);
     if (processExists(pid)) {
-      throw new TargetError(`socklife: permission denied: pid ${pid} exists but ${dir} is hidden from this user (/proc mounted with hidepid); run socklife as root`);
+      throw new TargetError(
+        `socklife: permission denied: pid ${pid} exists but ${dir} is hidden from this user (/proc mounted with hidepid); run socklife as root`,
+      );
     }
     throw new TargetError(`socklife: no process with pid ${pid}`);
   }
@@ -99,10 +104,7 @@ export function describeAccessError(pid: number, path: string, owner: number | u
   if (code === 'EACCES' || code === 'EPERM') {
     const uid = process.getuid?.();
     const whose = owner === undefined ? '' : ` (pid ${pid} runs as uid ${owner}${uid === undefined ? '' : `, socklife as uid ${uid}`})`;
-    return new TargetError(
-      `socklife: permission denied reading ${path}${whose}; run socklife as the process's user or as root`,
-      { cause: error },
-    );
+    return new TargetError(`socklife: permission denied reading ${path}${whose}; run socklife as the process's user or as root`, { cause: error });
   }
   if (code === 'ENOENT' || code === 'ESRCH') return new TargetError(`socklife: no process with pid ${pid} (it exited)`, { cause: error });
   return new TargetError(`socklife: cannot read ${path}${code === undefined ? '' : ` (${code})`}`, { cause: error });

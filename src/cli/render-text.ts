@@ -129,7 +129,13 @@ export function renderDoctorText(report: DoctorReport, style: Style): string {
     if (tw.total > 0) out.push(wrap(tw.attribution, '    ', '  '));
     if (tw.unattributed !== null && tw.unattributed.total > 0) {
       const top = tw.unattributed.topDestinations.map((d) => `${formatEndpoint(d.peer)} \u00d7${d.count}`).join(', ');
-      out.push(wrap(`Not tied to pid ${report.pid}: ${tw.unattributed.total} more in this network namespace (busiest: ${top}); --port P looks at one of them.`, '    ', '  '));
+      out.push(
+        wrap(
+          `Not tied to pid ${report.pid}: ${tw.unattributed.total} more in this network namespace (busiest: ${top}); --port P looks at one of them.`,
+          '    ',
+          '  ',
+        ),
+      );
     }
     out.push('');
   }

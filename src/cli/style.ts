@@ -37,6 +37,7 @@ export function shouldUseColor(stream: { readonly isTTY?: boolean }, env: NodeJS
 }
 
 /** Matches every escape sequence createStyle() writes; for tests and width computations. */
+// eslint-disable-next-line no-control-regex -- ESC is exactly what it matches
 export const ANSI_PATTERN = /\x1b\[[0-9;]*m/g;
 
 export function visibleLength(text: string): number {

@@ -372,12 +372,7 @@ export class ListenPressureDetector implements Detector {
    * interval is over, or when a reason comes up that this interval's reports did not name (an
    * accept queue that now overflows); without, its run of pressure ends.
    */
-  private episode(
-    key: string,
-    reasons: readonly ListenPressureReason[],
-    time: number,
-    make: (since: number) => ListenPressure,
-  ): ListenPressure | undefined {
+  private episode(key: string, reasons: readonly ListenPressureReason[], time: number, make: (since: number) => ListenPressure): ListenPressure | undefined {
     let episode = this.episodes.get(key);
     if (reasons.length === 0) {
       if (episode !== undefined) episode.since = undefined;
@@ -428,11 +423,7 @@ interface Tally {
  * to a listener on its port bound to its address or to every address. When several LISTEN
  * rows match one listener (an SO_REUSEPORT group), the fullest queue is the one that tells.
  */
-function figuresOf(
-  listeners: readonly ListeningSocket[],
-  rows: readonly KernelSocketRow[] | undefined,
-  askedPorts: ReadonlySet<number>,
-): ListenerFigures[] {
+function figuresOf(listeners: readonly ListeningSocket[], rows: readonly KernelSocketRow[] | undefined, askedPorts: ReadonlySet<number>): ListenerFigures[] {
   const tallies = new Map<ListeningSocket, Tally>();
   const byPort = new Map<number, ListeningSocket[]>();
   for (const l of listeners) {

@@ -183,7 +183,13 @@ export class TimeWaitDetector implements Detector {
     const { servers, clients } = tally(asked, rows);
     const findings: TimeWaitAccumulation[] = [];
     const counts: TimeWaitCount[] = [];
-    const common = { type: 'time_wait_accumulation', threshold: this.threshold, detectedAt: time, hostCount: asked.hostCount, ephemeralPortRange: asked.rangeSize } as const;
+    const common = {
+      type: 'time_wait_accumulation',
+      threshold: this.threshold,
+      detectedAt: time,
+      hostCount: asked.hostCount,
+      ephemeralPortRange: asked.rangeSize,
+    } as const;
     for (const [port, count] of servers) {
       counts.push({ side: 'server', port, count, sharedListener: this.sharedListeners });
       const since = this.alerts.observe(`server ${port}`, count, time);

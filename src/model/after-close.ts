@@ -7,13 +7,7 @@ import { canReach } from './transitions.js';
 import { TupleIndex } from './tuple-index.js';
 
 /** The states a socket can be in after Node closed it. */
-export const AFTER_CLOSE_STATES: readonly TcpState[] = [
-  TcpState.FinWait1,
-  TcpState.FinWait2,
-  TcpState.Closing,
-  TcpState.TimeWait,
-  TcpState.LastAck,
-];
+export const AFTER_CLOSE_STATES: readonly TcpState[] = [TcpState.FinWait1, TcpState.FinWait2, TcpState.Closing, TcpState.TimeWait, TcpState.LastAck];
 
 /**
  * Closed connections followed in the kernel at once; each poll asks for all their port pairs.

@@ -8,14 +8,7 @@ import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-socket
 import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
 import type { Connection, ConnectionEndpoint, FinMark, StateChange } from './connection.js';
-import {
-  closeReasonOf,
-  finProvedByKernelState,
-  kernelEntryTime,
-  kernelMayHoldAfterClose,
-  stateAfterLocalFin,
-  stateAfterPeerFin,
-} from './inference.js';
+import { closeReasonOf, finProvedByKernelState, kernelEntryTime, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
 import { guarded } from './notify.js';
 import type { ServerView, SocketView } from './socket-view.js';
 import { canReach } from './transitions.js';

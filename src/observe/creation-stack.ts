@@ -84,7 +84,10 @@ function internStack(text: string): FormattedStack {
 
 /** The frames below diagnostics_channel's publish: everything above them is socklife's own. */
 function ownFramesRemoved(stack: string): string {
-  const lines = stack.split('\n').slice(1).map((line) => line.trim());
+  const lines = stack
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim());
   let lastPublish = -1;
   lines.forEach((line, i) => {
     if (PUBLISH_FRAME.test(line)) lastPublish = i;

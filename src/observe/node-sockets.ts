@@ -173,7 +173,6 @@ export class NodeSocketObserver {
     if (server.listening) this.listening(server);
   }
 
-
   private subscribe(name: string, onMessage: (message: unknown) => void): void {
     const handler = (message: unknown): void => {
       try {

@@ -45,10 +45,7 @@ export function matcher(need: KernelNeed): (row: KernelSocketRow) => boolean {
   const anyPort = local === undefined && peer === undefined && pairs === undefined;
   return (row) =>
     states.has(row.state) &&
-    (anyPort ||
-      (local?.has(row.local.port) ?? false) ||
-      (peer?.has(row.peer.port) ?? false) ||
-      (pairs?.has(row.local.port * 65536 + row.peer.port) ?? false));
+    (anyPort || (local?.has(row.local.port) ?? false) || (peer?.has(row.peer.port) ?? false) || (pairs?.has(row.local.port * 65536 + row.peer.port) ?? false));
 }
 
 /** The rows of a reading that one need asked for. */

@@ -36,8 +36,7 @@ export function findingRecord(finding: Finding, redactPeerAddresses = false): Fi
     attributes[key] = value;
     if (cause === undefined && key.endsWith('.cause') && typeof value === 'string') cause = value;
   }
-  const endpoint = (address: unknown, port: unknown) =>
-    typeof address === 'string' && typeof port === 'number' ? { address, port } : undefined;
+  const endpoint = (address: unknown, port: unknown) => (typeof address === 'string' && typeof port === 'number' ? { address, port } : undefined);
   const local = endpoint(a[ATTR.networkLocalAddress], a[ATTR.networkLocalPort]);
   const peerPort = a[ATTR.networkPeerPort];
   const peer = redactPeerAddresses ? (typeof peerPort === 'number' ? { port: peerPort } : undefined) : endpoint(a[ATTR.networkPeerAddress], peerPort);

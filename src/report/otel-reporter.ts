@@ -18,14 +18,7 @@ import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
 import { endSpan, type Providers } from './providers.js';
 import { isNotable, type SpanPolicy } from './span-policy.js';
-import {
-  ATTR,
-  closeInitiator,
-  endpointAttributes,
-  errorType,
-  peerRedacted,
-  tcpInfoAttributes,
-} from './attributes.js';
+import { ATTR, closeInitiator, endpointAttributes, errorType, peerRedacted, tcpInfoAttributes } from './attributes.js';
 
 export { SCOPE_NAME } from './providers.js';
 

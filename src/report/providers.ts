@@ -120,7 +120,10 @@ class GuardedMeter implements Meter {
   constructor(private readonly meter: Meter) {}
 
   createCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Counter<A> {
-    const inner = this.make(() => this.meter.createCounter<A>(name, options), () => NOOP_METER.createCounter<A>(name, options));
+    const inner = this.make(
+      () => this.meter.createCounter<A>(name, options),
+      () => NOOP_METER.createCounter<A>(name, options),
+    );
     return {
       add(value, attributes, context) {
         try {
@@ -133,7 +136,10 @@ class GuardedMeter implements Meter {
   }
 
   createUpDownCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): UpDownCounter<A> {
-    const inner = this.make(() => this.meter.createUpDownCounter<A>(name, options), () => NOOP_METER.createUpDownCounter<A>(name, options));
+    const inner = this.make(
+      () => this.meter.createUpDownCounter<A>(name, options),
+      () => NOOP_METER.createUpDownCounter<A>(name, options),
+    );
     return {
       add(value, attributes, context) {
         try {
@@ -146,7 +152,10 @@ class GuardedMeter implements Meter {
   }
 
   createHistogram<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Histogram<A> {
-    const inner = this.make(() => this.meter.createHistogram<A>(name, options), () => NOOP_METER.createHistogram<A>(name, options));
+    const inner = this.make(
+      () => this.meter.createHistogram<A>(name, options),
+      () => NOOP_METER.createHistogram<A>(name, options),
+    );
     return {
       record(value, attributes, context) {
         try {
@@ -159,7 +168,10 @@ class GuardedMeter implements Meter {
   }
 
   createGauge<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Gauge<A> {
-    const inner = this.make(() => this.meter.createGauge<A>(name, options), () => NOOP_METER.createGauge<A>(name, options));
+    const inner = this.make(
+      () => this.meter.createGauge<A>(name, options),
+      () => NOOP_METER.createGauge<A>(name, options),
+    );
     return {
       record(value, attributes, context) {
         try {
@@ -172,11 +184,17 @@ class GuardedMeter implements Meter {
   }
 
   createObservableGauge<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): ObservableGauge<A> {
-    return this.make(() => this.meter.createObservableGauge<A>(name, options), () => NOOP_METER.createObservableGauge<A>(name, options));
+    return this.make(
+      () => this.meter.createObservableGauge<A>(name, options),
+      () => NOOP_METER.createObservableGauge<A>(name, options),
+    );
   }
 
   createObservableCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): ObservableCounter<A> {
-    return this.make(() => this.meter.createObservableCounter<A>(name, options), () => NOOP_METER.createObservableCounter<A>(name, options));
+    return this.make(
+      () => this.meter.createObservableCounter<A>(name, options),
+      () => NOOP_METER.createObservableCounter<A>(name, options),
+    );
   }
 
   createObservableUpDownCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): ObservableUpDownCounter<A> {

@@ -17,7 +17,8 @@ export function bindTimeWaitMetrics(providers: Providers, counts: () => readonly
 /** Makes the gauges on `meter`; returns what removes their callbacks. */
 function bind(meter: Meter, counts: () => readonly TimeWaitCount[]): () => void {
   const count = meter.createObservableGauge('tcp.time_wait.count', {
-    description: 'TIME_WAIT sockets on a listening port of this process (server side) or towards a destination it connects to (client side), at the last poll that counted them.',
+    description:
+      'TIME_WAIT sockets on a listening port of this process (server side) or towards a destination it connects to (client side), at the last poll that counted them.',
     unit: '{socket}',
   });
   const utilization = meter.createObservableGauge('tcp.ephemeral_ports.utilization', {

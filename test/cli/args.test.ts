@@ -24,8 +24,17 @@ describe('parseCommandLine', () => {
 
   it('reads every doctor option, --opt=value too', () => {
     const parsed = parseCommandLine([
-      'doctor', '--port=8080', '--json', '--close-wait-threshold-ms', '0', '--fin-wait-threshold-ms', '250',
-      '--time-wait-threshold', '5', '--listen-queue-threshold', '.5',
+      'doctor',
+      '--port=8080',
+      '--json',
+      '--close-wait-threshold-ms',
+      '0',
+      '--fin-wait-threshold-ms',
+      '250',
+      '--time-wait-threshold',
+      '5',
+      '--listen-queue-threshold',
+      '.5',
     ]);
     expect(parsed).toEqual({
       kind: 'doctor',
@@ -65,11 +74,23 @@ describe('parseCommandLine', () => {
     [['doctor', '--pid', '4194305'], 'socklife doctor: option --pid must be an integer from 1 to 4194304; got "4194305"'],
     [['states', '--port', '65536'], 'socklife states: option --port must be an integer from 1 to 65535; got "65536"'],
     [['states', '--port', ' 80'], 'socklife states: option --port must be an integer from 1 to 65535; got " 80"'],
-    [['doctor', '--pid', '1', '--close-wait-threshold-ms', '1.5'], 'socklife doctor: option --close-wait-threshold-ms must be an integer from 0 to 604800000 (milliseconds); got "1.5"'],
+    [
+      ['doctor', '--pid', '1', '--close-wait-threshold-ms', '1.5'],
+      'socklife doctor: option --close-wait-threshold-ms must be an integer from 0 to 604800000 (milliseconds); got "1.5"',
+    ],
     [['doctor', '--pid', '1', '--time-wait-threshold', '0'], 'socklife doctor: option --time-wait-threshold must be an integer from 1 to 10000000; got "0"'],
-    [['doctor', '--pid', '1', '--listen-queue-threshold', '0'], 'socklife doctor: option --listen-queue-threshold must be a number greater than 0 and at most 1 (e.g. 0.9); got "0"'],
-    [['doctor', '--pid', '1', '--listen-queue-threshold', '1.01'], 'socklife doctor: option --listen-queue-threshold must be a number greater than 0 and at most 1 (e.g. 0.9); got "1.01"'],
-    [['doctor', '--pid', '1', '--listen-queue-threshold', '90%'], 'socklife doctor: option --listen-queue-threshold must be a number greater than 0 and at most 1 (e.g. 0.9); got "90%"'],
+    [
+      ['doctor', '--pid', '1', '--listen-queue-threshold', '0'],
+      'socklife doctor: option --listen-queue-threshold must be a number greater than 0 and at most 1 (e.g. 0.9); got "0"',
+    ],
+    [
+      ['doctor', '--pid', '1', '--listen-queue-threshold', '1.01'],
+      'socklife doctor: option --listen-queue-threshold must be a number greater than 0 and at most 1 (e.g. 0.9); got "1.01"',
+    ],
+    [
+      ['doctor', '--pid', '1', '--listen-queue-threshold', '90%'],
+      'socklife doctor: option --listen-queue-threshold must be a number greater than 0 and at most 1 (e.g. 0.9); got "90%"',
+    ],
     [['watch', '--interval-ms', '99'], 'socklife watch: option --interval-ms must be an integer from 100 to 3600000 (milliseconds); got "99"'],
     [['watch', '--count', '0'], 'socklife watch: option --count must be an integer from 1 to 1000000; got "0"'],
   ])('rejects %j naming the option, the value and what is allowed', (argv, message) => {

@@ -199,10 +199,10 @@ describe.skipIf(skip)('socklife doctor on a server whose event loop is stalled',
       clients.push(socket);
     }
     // A backlog of 2 holds 3 (the kernel refuses once the queue is over the limit); the rest stay in SYN_SENT.
-    await vi.waitFor(
-      async () => expect((await ssTable()).find((r) => r.state === 'listen' && r.local.port === server.ready.port)?.recvQ).toBe(3),
-      { timeout: 5000, interval: 50 },
-    );
+    await vi.waitFor(async () => expect((await ssTable()).find((r) => r.state === 'listen' && r.local.port === server.ready.port)?.recvQ).toBe(3), {
+      timeout: 5000,
+      interval: 50,
+    });
   });
 
   afterAll(() => {
@@ -240,7 +240,10 @@ describe('socklife doctor errors', () => {
 
   it.each([
     [['doctor', '--pid', 'abc'], 'socklife doctor: option --pid must be an integer from 1 to 4194304; got "abc"'],
-    [['doctor', '--pid', '1', '--time-wait-threshold', '-1'], "socklife doctor: option --time-wait-threshold needs a value: an integer from 1 to 10000000 (write --time-wait-threshold=VALUE for a value that starts with '-')"],
+    [
+      ['doctor', '--pid', '1', '--time-wait-threshold', '-1'],
+      "socklife doctor: option --time-wait-threshold needs a value: an integer from 1 to 10000000 (write --time-wait-threshold=VALUE for a value that starts with '-')",
+    ],
     [['states', '--port', '70000'], 'socklife states: option --port must be an integer from 1 to 65535; got "70000"'],
     [['watch', '--interval-ms', '5'], 'socklife watch: option --interval-ms must be an integer from 100 to 3600000 (milliseconds); got "5"'],
     [['doctor'], 'socklife doctor: give --pid N (a process) or --port P (a port), or both'],

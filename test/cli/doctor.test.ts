@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../../src/cli/args.js';
-import { diagnose, durationOf, formatDuration, unreadBytes, type DoctorInput, type Finding, type ListenQueueFinding, type SocketFinding, type SourceInfo, type TimeWaitFinding } from '../../src/cli/doctor.js';
+import {
+  diagnose,
+  durationOf,
+  formatDuration,
+  unreadBytes,
+  type DoctorInput,
+  type Finding,
+  type ListenQueueFinding,
+  type SocketFinding,
+  type SourceInfo,
+  type TimeWaitFinding,
+} from '../../src/cli/doctor.js';
 import { selectScope } from '../../src/cli/scope.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
 import { PROCESS_INODES, processTable } from './fixture.js';
@@ -73,7 +84,9 @@ describe('diagnose, from ss rows (ages known)', () => {
     expect(client).toEqual([
       expect.objectContaining({ peer: { address: '10.0.0.7', port: 5432 }, count: 1, fractionOfPortRange: 0.25, attributedBy: 'destination' }),
     ]);
-    expect(client[0]?.summary).toBe('1 connection to 10.0.0.7:5432 in TIME_WAIT (25.0 % of the ephemeral port range): this side opens and closes them one after another');
+    expect(client[0]?.summary).toBe(
+      '1 connection to 10.0.0.7:5432 in TIME_WAIT (25.0 % of the ephemeral port range): this side opens and closes them one after another',
+    );
   });
 
   it('reports a full accept queue, with the namespace counters, and lists every listener', () => {
@@ -99,7 +112,9 @@ describe('diagnose, from ss rows (ages known)', () => {
     const calm = diagnose(input({}, { closeWaitMs: 5000, finWaitMs: 60_000, timeWait: 100, listenQueue: 1 }));
     expect(calm.findings.map((f) => f.type)).toEqual(['listen_queue']); // 10 of 10 is full at any threshold
     const healthyRows = rows.filter((r) => r.inode !== 108);
-    const healthy = diagnose(input({ table: selectScope(healthyRows, { kind: 'pid', pid: 1, inodes: PROCESS_INODES }) }, { closeWaitMs: 5000, finWaitMs: 60_000, timeWait: 100 }));
+    const healthy = diagnose(
+      input({ table: selectScope(healthyRows, { kind: 'pid', pid: 1, inodes: PROCESS_INODES }) }, { closeWaitMs: 5000, finWaitMs: 60_000, timeWait: 100 }),
+    );
     expect(healthy.findings).toEqual([]);
     expect(healthy.healthy).toBe(true);
   });
@@ -162,7 +177,14 @@ describe('row helpers', () => {
 
   it('formats durations for people', () => {
     expect([0, 999, 1000, 59_999, 60_000, 3_599_000, 3_600_000, 49 * 3_600_000].map(formatDuration)).toEqual([
-      '0 ms', '999 ms', '1.0 s', '60.0 s', '1 min 0 s', '59 min 59 s', '1 h 0 min', '2 d 1 h',
+      '0 ms',
+      '999 ms',
+      '1.0 s',
+      '60.0 s',
+      '1 min 0 s',
+      '59 min 59 s',
+      '1 h 0 min',
+      '2 d 1 h',
     ]);
   });
 });

@@ -25,7 +25,13 @@ function fakeProcess(procRoot: string, pid: number, links: Record<string, string
 describe('readProcessSockets', () => {
   it('keeps the socket inodes among the descriptors and compares network namespaces', async () => {
     const procRoot = join(root, 'same');
-    fakeProcess(procRoot, 4242, { '0': '/dev/null', '3': 'socket:[123]', '4': 'pipe:[9]', '5': 'socket:[456]', '6': 'anon_inode:[eventpoll]' }, 'net:[1]', 'net:[1]');
+    fakeProcess(
+      procRoot,
+      4242,
+      { '0': '/dev/null', '3': 'socket:[123]', '4': 'pipe:[9]', '5': 'socket:[456]', '6': 'anon_inode:[eventpoll]' },
+      'net:[1]',
+      'net:[1]',
+    );
     const p = await readProcessSockets(4242, procRoot);
     expect([...p.inodes].sort()).toEqual([123, 456]);
     expect(p).toMatchObject({ pid: 4242, name: 'node', netns: 'same', netnsId: 'net:[1]', ownNetnsId: 'net:[1]' });

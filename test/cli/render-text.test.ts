@@ -79,7 +79,14 @@ describe('renderDoctorText', () => {
       inode: 1000 + i,
     }));
     const out = renderDoctorText(
-      diagnose(doctorInput({ table: selectScope(many, { kind: 'port', port: 8080 }), pid: undefined, port: 8080, source: { table: 'proc', durations: false, backlog: false, notes: [] } })),
+      diagnose(
+        doctorInput({
+          table: selectScope(many, { kind: 'port', port: 8080 }),
+          pid: undefined,
+          port: 8080,
+          source: { table: 'proc', durations: false, backlog: false, notes: [] },
+        }),
+      ),
       plain,
     );
     expect(out).toContain('… and 5 more (--json lists them all)');
@@ -96,7 +103,13 @@ describe('renderDoctorText', () => {
 describe('renderStatesText', () => {
   const table = selectScope(rows, { kind: 'pid', pid: 4242, inodes: PROCESS_INODES });
   const report = (overflows: number) =>
-    buildStatesReport({ pid: 4242, table, time: new Date('2025-01-02T03:04:05Z'), timeWaitThreshold: 4, counters: { listenOverflows: overflows, listenDrops: overflows } });
+    buildStatesReport({
+      pid: 4242,
+      table,
+      time: new Date('2025-01-02T03:04:05Z'),
+      timeWaitThreshold: 4,
+      counters: { listenOverflows: overflows, listenDrops: overflows },
+    });
 
   it('draws all eleven states and explains the highlighted ones', () => {
     const text = renderStatesText(report(7), plain);

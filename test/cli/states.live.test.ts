@@ -94,7 +94,10 @@ describe.skipIf(skip)('socklife states and watch on live processes', () => {
   it('watch --json prints one JSON object per frame', async () => {
     const result = await runCli(['watch', '--port', String(port), '--count', '3', '--interval-ms', '100', '--json']);
     expect(result.code, result.stderr).toBe(0);
-    const frames = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as StatesReport & { frame: number });
+    const frames = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as StatesReport & { frame: number });
     expect(frames.map((f) => f.frame)).toEqual([1, 2, 3]);
     for (const f of frames) expect(f.counts.close_wait).toBe(3);
   });
@@ -146,7 +149,11 @@ describe.skipIf(skip)('socklife states on a terminal', () => {
     // script(1) runs its command through $SHELL -c; every word here is a path or a number.
     const command = `${process.execPath} ${CLI} states --pid ${server.pid}`;
     return new Promise((resolve, reject) => {
-      const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, SHELL: '/bin/sh', TERM: 'xterm-256color', ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+      const child = spawn('script', ['-qec', command, '/dev/null'], {
+        env: { ...process.env, SHELL: '/bin/sh', TERM: 'xterm-256color', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 20_000,
+      });
       let out = '';
       child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
       child.once('error', reject);

@@ -266,10 +266,7 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
         req.end(method === 'POST' ? 'body' : undefined);
       });
     }
-    const results = await Promise.all([
-      ...Array.from({ length: 10 }, () => request(keepAlive)),
-      ...Array.from({ length: 5 }, () => request(false, 'POST')),
-    ]);
+    const results = await Promise.all([...Array.from({ length: 10 }, () => request(keepAlive)), ...Array.from({ length: 5 }, () => request(false, 'POST'))]);
     expect(results.every((r) => r === 'ok')).toBe(true);
     // Idle keep-alive sockets are closed by the server's timeout; let detection run well past the threshold.
     await new Promise((r) => setTimeout(r, server.keepAliveTimeout + THRESHOLD_MS + 4 * POLL_MS));
@@ -279,9 +276,7 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
     expect(telemetry.spans('tcp.connection')).toEqual([]);
     const durations = await telemetry.metric('tcp.connection.duration');
     const closed = (side: string) =>
-      (durations?.dataPoints ?? [])
-        .filter((p) => p.attributes['tcp.connection.side'] === side)
-        .reduce((n, p) => n + (p.value as { count: number }).count, 0);
+      (durations?.dataPoints ?? []).filter((p) => p.attributes['tcp.connection.side'] === side).reduce((n, p) => n + (p.value as { count: number }).count, 0);
     expect(closed('client')).toBeGreaterThanOrEqual(7);
     expect(closed('server')).toBeGreaterThanOrEqual(7);
   });

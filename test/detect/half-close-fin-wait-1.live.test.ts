@@ -59,7 +59,11 @@ describe.skipIf(skip)('FIN_WAIT_1: the peer never acknowledges our FIN (nftables
   }
 
   function span(predicate: (s: PrintedSpan) => boolean, what: string, timeoutMs: number): Promise<PrintedSpan> {
-    return waitFor(() => lines.find((l): l is PrintedSpan => typeof l.name === 'string' && predicate(l as PrintedSpan)), timeoutMs, `${what} (stderr: ${stderr})`);
+    return waitFor(
+      () => lines.find((l): l is PrintedSpan => typeof l.name === 'string' && predicate(l as PrintedSpan)),
+      timeoutMs,
+      `${what} (stderr: ${stderr})`,
+    );
   }
 
   it('reports fin_not_acknowledged in FIN_WAIT_1, in the connection’s trace', async () => {

@@ -84,10 +84,12 @@ async function ssShows(state: 'fin-wait-1' | 'fin-wait-2' | 'time-wait', localPo
 
 function startServerThatEndsFirst(): net.Server {
   // Answers and ends its side at once; whether the peer ever closes is up to the peer.
-  return net.createServer((socket) => {
-    socket.resume();
-    socket.end('bye');
-  }).listen(0, '127.0.0.1');
+  return net
+    .createServer((socket) => {
+      socket.resume();
+      socket.end('bye');
+    })
+    .listen(0, '127.0.0.1');
 }
 
 describe.skipIf(skip)('half-closes on live sockets, real ss, real SDK, the peer in another process', () => {
@@ -185,7 +187,11 @@ describe.skipIf(skip)('half-closes on live sockets, real ss, real SDK, the peer 
     await once(client, 'connect');
     const clientPort = client.localPort as number;
 
-    const stuck = await waitFor(() => stuckSpans().find((s) => s.attributes['network.local.port'] === clientPort), THRESHOLD_MS + 5000, 'a client tcp.half_close.stuck span');
+    const stuck = await waitFor(
+      () => stuckSpans().find((s) => s.attributes['network.local.port'] === clientPort),
+      THRESHOLD_MS + 5000,
+      'a client tcp.half_close.stuck span',
+    );
     expect(await ssShows('fin-wait-2', clientPort, port)).toBe(1);
     expect(stuck.attributes).toMatchObject({
       'tcp.connection.side': 'client',
@@ -226,7 +232,11 @@ describe.skipIf(skip)('half-closes on live sockets, real ss, real SDK, the peer 
       'the server tcp.connection span',
     );
     // Polls saw FIN_WAIT_2 while the peer held its side; the model, without 'end', stayed there to the close.
-    expect(stateChanges(span).map((c) => c.state).slice(-2)).toEqual(['fin_wait_2', 'closed']);
+    expect(
+      stateChanges(span)
+        .map((c) => c.state)
+        .slice(-2),
+    ).toEqual(['fin_wait_2', 'closed']);
     expect(span.attributes['tcp.close.reason']).toBe('destroyed');
     expectConsistentTimeline(span);
   });

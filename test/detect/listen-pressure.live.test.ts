@@ -71,7 +71,7 @@ class Child {
     try {
       return (await waitFor(() => this.lines.slice(after).find(predicate), timeoutMs, `${this.what}: ${what}`)) as T;
     } catch (error) {
-      throw new Error(`${(error as Error).message}\nstdout lines: ${JSON.stringify(this.lines.slice(-20))}\nstderr: ${this.stderr}`);
+      throw new Error(`${(error as Error).message}\nstdout lines: ${JSON.stringify(this.lines.slice(-20))}\nstderr: ${this.stderr}`, { cause: error });
     }
   }
 
@@ -88,7 +88,9 @@ class Child {
     const after = this.lines.length;
     this.send('collect');
     return Promise.all(
-      roles.map((role) => this.next<MetricsLine>((l) => l.type === 'metrics' && (role === '' || l.role === role), `metrics from ${role || 'the server'}`, 5000, after)),
+      roles.map((role) =>
+        this.next<MetricsLine>((l) => l.type === 'metrics' && (role === '' || l.role === role), `metrics from ${role || 'the server'}`, 5000, after),
+      ),
     );
   }
 
@@ -121,7 +123,13 @@ function start(execa: Execa, argv: readonly string[], env: Record<string, string
 type Subprocess = ReturnType<typeof start>;
 
 /** Starts a program in the namespace; wrapped, since awaiting the subprocess itself would wait for its exit. */
-async function spawn(netns: Netns, program: string, args: readonly string[], env: Record<string, string>, instrumented: boolean): Promise<{ subprocess: Subprocess }> {
+async function spawn(
+  netns: Netns,
+  program: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  instrumented: boolean,
+): Promise<{ subprocess: Subprocess }> {
   const preload = instrumented ? ['--require', join(PROGRAMS, 'otel-preload.cjs'), '--require', 'socklife/register'] : [];
   const argv = ['netns', 'exec', netns.name, process.execPath, ...preload, join(PROGRAMS, program), ...args];
   return { subprocess: start(await loadExeca(), argv, env) };
@@ -265,7 +273,9 @@ describe('listen pressure on live listeners in a private network namespace', () 
       expect(span.attributes['tcp.listen.pressure.reasons']).toEqual(['syn_received']);
       expect(span.attributes['server.address']).toBe('127.0.0.1');
       expect(span.attributes['server.port']).toBe(port);
-      expect(span.attributes).toMatchObject(await ssListen(netns, port).then((l) => ({ 'tcp.listen.accept_queue': l.acceptQueue, 'tcp.listen.backlog': l.backlog })));
+      expect(span.attributes).toMatchObject(
+        await ssListen(netns, port).then((l) => ({ 'tcp.listen.accept_queue': l.acceptQueue, 'tcp.listen.backlog': l.backlog })),
+      );
       expect(span.attributes['tcp.listen.overflows']).toBe(0);
       expect(span.attributes['tcp.listen.counters_scope']).toBe('namespace');
       expect(span.attributes).not.toHaveProperty('tcp.listener.shared');
@@ -297,7 +307,10 @@ describe('listen pressure on live listeners in a private network namespace', () 
       const stalled = await server.next((l) => l.type === 'stalled', 'the stall to end', 10_000);
 
       const span = await server.next<SpanLine>(
-        (l) => l.type === 'span' && (l as SpanLine).name === 'tcp.listen.pressure' && ((l as SpanLine).attributes['tcp.listen.pressure.reasons'] as string[]).includes('overflow'),
+        (l) =>
+          l.type === 'span' &&
+          (l as SpanLine).name === 'tcp.listen.pressure' &&
+          ((l as SpanLine).attributes['tcp.listen.pressure.reasons'] as string[]).includes('overflow'),
         'a tcp.listen.pressure span for the overflow',
       );
       const overflows = span.attributes['tcp.listen.overflows'] as number;
@@ -349,7 +362,11 @@ describe('listen pressure on live listeners in a private network namespace', () 
       const clients = await startClients(netns, held, 5);
       await clients.next((l) => l.type === 'connected', 'the 5 clients past their handshake');
       // A poll after the handshakes has run once the gauge shows all five.
-      await until(async () => (gauge((await server.collect())[0] as MetricsLine, 'tcp.listen.syn_received', held)?.value === 5 ? true : undefined), 10_000, 'the gauge to show 5');
+      await until(
+        async () => (gauge((await server.collect())[0] as MetricsLine, 'tcp.listen.syn_received', held)?.value === 5 ? true : undefined),
+        10_000,
+        'the gauge to show 5',
+      );
 
       const [[metrics], heldSyn, heldListen, idleSyn, idleListen, kernel] = await Promise.all([
         server.collect(),
@@ -400,7 +417,10 @@ describe('listen pressure on live listeners in a private network namespace', () 
       const workers = ['worker1', 'worker2'];
       const spans = await Promise.all(
         workers.map((role) =>
-          cluster.next<SpanLine>((l) => l.type === 'span' && (l as SpanLine).name === 'tcp.listen.pressure' && l.role === role, `a tcp.listen.pressure span from ${role}`),
+          cluster.next<SpanLine>(
+            (l) => l.type === 'span' && (l as SpanLine).name === 'tcp.listen.pressure' && l.role === role,
+            `a tcp.listen.pressure span from ${role}`,
+          ),
         ),
       );
       const inSs = await ssSynReceived(netns, port);

@@ -98,7 +98,12 @@ async function ssCount(netns: Netns, filter: readonly string[]): Promise<number>
 
 async function sockstatTimeWait(netns: Netns): Promise<number> {
   const { stdout } = await netns.exec('cat', ['/proc/net/sockstat']);
-  const words = stdout.split('\n').find((line) => line.startsWith('TCP:'))?.trim().split(/\s+/) ?? [];
+  const words =
+    stdout
+      .split('\n')
+      .find((line) => line.startsWith('TCP:'))
+      ?.trim()
+      .split(/\s+/) ?? [];
   return Number(words[words.indexOf('tw') + 1]);
 }
 
@@ -164,162 +169,159 @@ async function gaugesAgainstSs(child: JsonLinesChild, count: () => Promise<numbe
 }
 
 describe('TIME_WAIT accumulation, live (private network namespace, real ss, real SDK)', () => {
-  it(
-    'server side: an HTTP server that closes first, counted on its listening port as ss counts it',
-    async (ctx) => {
-      requireNetns(ctx);
-      const netns = await namespace();
-      const server = instrumented(netns, ['http-close-server']);
-      const [port] = await listeningPorts(server);
-      if (port === undefined) throw new Error('no port');
-      const load = start(netns, [PEER, 'http-load', port, CONNECTIONS, RATE]);
-      const sport = ['sport', '=', `:${port}`];
+  it('server side: an HTTP server that closes first, counted on its listening port as ss counts it', async (ctx) => {
+    requireNetns(ctx);
+    const netns = await namespace();
+    const server = instrumented(netns, ['http-close-server']);
+    const [port] = await listeningPorts(server);
+    if (port === undefined) throw new Error('no port');
+    const load = start(netns, [PEER, 'http-load', port, CONNECTIONS, RATE]);
+    const sport = ['sport', '=', `:${port}`];
 
-      const span = await accumulation(server, 'server', port);
-      // Freeze the load, and with it the count, while ss looks.
-      load.signal('SIGSTOP');
-      const ssAtSpan = await ssTimeWait(netns, sport);
-      const hostAtSpan = await sockstatTimeWait(netns);
-      load.signal('SIGCONT');
-      const count = Number(span.attributes['tcp.time_wait.count']);
-      const seen = `span ${JSON.stringify(span.attributes)}; ss then: ${ssAtSpan} on the port, ${hostAtSpan} in the namespace`;
-      expect(count, seen).toBeGreaterThanOrEqual(THRESHOLD);
-      expect(Math.abs(count - ssAtSpan), seen).toBeLessThanOrEqual(0.1 * ssAtSpan);
-      // Only the server's sockets are in TIME_WAIT in this namespace.
-      expect(Math.abs(Number(span.attributes['tcp.time_wait.host_count']) - hostAtSpan), seen).toBeLessThanOrEqual(0.1 * hostAtSpan);
-      expect(span.attributes).toMatchObject({
-        'network.transport': 'tcp',
-        'network.connection.state': 'time_wait',
-        'tcp.connection.side': 'server',
-        'server.port': port,
-        'tcp.ephemeral_ports.range': await ephemeralRangeSize(netns),
-        // Every client is 127.0.0.1, holding all of them.
-        'tcp.time_wait.top_peers.address': ['127.0.0.1'],
-        'tcp.time_wait.top_peers.count': [count],
-      });
-      expect(span.attributes['tcp.listener.shared']).toBeUndefined();
-      expect(span.attributes['server.address']).toBeUndefined();
-      expect(span.status).toEqual({ code: 2, message: `server side: ${count} sockets in TIME_WAIT on listening port ${port} (threshold ${THRESHOLD})` });
-      expect(span.parentSpanId).toBeUndefined();
-      expect(span.endMs).toBeGreaterThanOrEqual(span.startMs);
+    const span = await accumulation(server, 'server', port);
+    // Freeze the load, and with it the count, while ss looks.
+    load.signal('SIGSTOP');
+    const ssAtSpan = await ssTimeWait(netns, sport);
+    const hostAtSpan = await sockstatTimeWait(netns);
+    load.signal('SIGCONT');
+    const count = Number(span.attributes['tcp.time_wait.count']);
+    const seen = `span ${JSON.stringify(span.attributes)}; ss then: ${ssAtSpan} on the port, ${hostAtSpan} in the namespace`;
+    expect(count, seen).toBeGreaterThanOrEqual(THRESHOLD);
+    expect(Math.abs(count - ssAtSpan), seen).toBeLessThanOrEqual(0.1 * ssAtSpan);
+    // Only the server's sockets are in TIME_WAIT in this namespace.
+    expect(Math.abs(Number(span.attributes['tcp.time_wait.host_count']) - hostAtSpan), seen).toBeLessThanOrEqual(0.1 * hostAtSpan);
+    expect(span.attributes).toMatchObject({
+      'network.transport': 'tcp',
+      'network.connection.state': 'time_wait',
+      'tcp.connection.side': 'server',
+      'server.port': port,
+      'tcp.ephemeral_ports.range': await ephemeralRangeSize(netns),
+      // Every client is 127.0.0.1, holding all of them.
+      'tcp.time_wait.top_peers.address': ['127.0.0.1'],
+      'tcp.time_wait.top_peers.count': [count],
+    });
+    expect(span.attributes['tcp.listener.shared']).toBeUndefined();
+    expect(span.attributes['server.address']).toBeUndefined();
+    expect(span.status).toEqual({ code: 2, message: `server side: ${count} sockets in TIME_WAIT on listening port ${port} (threshold ${THRESHOLD})` });
+    expect(span.parentSpanId).toBeUndefined();
+    expect(span.endMs).toBeGreaterThanOrEqual(span.startMs);
 
-      const done = await loadDone(load);
-      // The server closed first: it holds the TIME_WAIT sockets, the clients none.
-      const serverSide = await ssTimeWait(netns, sport);
-      expect(serverSide, `load: ${JSON.stringify(done)}`).toBeGreaterThanOrEqual(0.9 * CONNECTIONS);
-      expect(await ssTimeWait(netns, ['dport', '=', `:${port}`])).toBe(0);
+    const done = await loadDone(load);
+    // The server closed first: it holds the TIME_WAIT sockets, the clients none.
+    const serverSide = await ssTimeWait(netns, sport);
+    expect(serverSide, `load: ${JSON.stringify(done)}`).toBeGreaterThanOrEqual(0.9 * CONNECTIONS);
+    expect(await ssTimeWait(netns, ['dport', '=', `:${port}`])).toBe(0);
 
-      const gauge = (m: Record<string, Points>) => pointValue(m['tcp.time_wait.count'], { 'tcp.connection.side': 'server', 'server.port': port });
-      const reading = await gaugesAgainstSs(server, () => ssTimeWait(netns, sport), (n, m) => gauge(m) === n);
-      const last = `ss ${reading.before} then ${reading.after}; metrics ${JSON.stringify(reading.metrics['tcp.time_wait.count'])}`;
-      expect(reading.before, last).toBe(reading.after);
-      expect(gauge(reading.metrics), last).toBe(reading.before);
-      // Still above the threshold on every poll since, but reported once: the next report is a minute later.
-      expect(spansOf(server, 'tcp.time_wait.accumulation'), `${Date.now() - span.endMs} ms after the report`).toHaveLength(1);
-    },
-    120_000,
-  );
+    const gauge = (m: Record<string, Points>) => pointValue(m['tcp.time_wait.count'], { 'tcp.connection.side': 'server', 'server.port': port });
+    const reading = await gaugesAgainstSs(
+      server,
+      () => ssTimeWait(netns, sport),
+      (n, m) => gauge(m) === n,
+    );
+    const last = `ss ${reading.before} then ${reading.after}; metrics ${JSON.stringify(reading.metrics['tcp.time_wait.count'])}`;
+    expect(reading.before, last).toBe(reading.after);
+    expect(gauge(reading.metrics), last).toBe(reading.before);
+    // Still above the threshold on every poll since, but reported once: the next report is a minute later.
+    expect(spansOf(server, 'tcp.time_wait.accumulation'), `${Date.now() - span.endMs} ms after the report`).toHaveLength(1);
+  }, 120_000);
 
-  it(
-    "client side: connections this process closes first, to another process's server, counted towards that destination",
-    async (ctx) => {
-      requireNetns(ctx);
-      const netns = await namespace();
-      const peer = start(netns, [PEER, 'echo-server', 2]);
-      const [port, otherPort] = await listeningPorts(peer);
-      if (port === undefined || otherPort === undefined) throw new Error('no ports');
-      // Another process's TIME_WAIT sockets, towards another port: the namespace is above the
-      // threshold before this process starts, so every poll counts and the growth rate is known.
-      const other = await loadDone(start(netns, [PEER, 'close-first', otherPort, 1100, 2000]));
-      expect(other.failed).toBe(0);
-      expect(await sockstatTimeWait(netns)).toBeGreaterThanOrEqual(THRESHOLD);
+  it("client side: connections this process closes first, to another process's server, counted towards that destination", async (ctx) => {
+    requireNetns(ctx);
+    const netns = await namespace();
+    const peer = start(netns, [PEER, 'echo-server', 2]);
+    const [port, otherPort] = await listeningPorts(peer);
+    if (port === undefined || otherPort === undefined) throw new Error('no ports');
+    // Another process's TIME_WAIT sockets, towards another port: the namespace is above the
+    // threshold before this process starts, so every poll counts and the growth rate is known.
+    const other = await loadDone(start(netns, [PEER, 'close-first', otherPort, 1100, 2000]));
+    expect(other.failed).toBe(0);
+    expect(await sockstatTimeWait(netns)).toBeGreaterThanOrEqual(THRESHOLD);
 
-      const client = instrumented(netns, ['close-first', port, CONNECTIONS, RATE]);
-      const destination = ['dst', '127.0.0.1', 'dport', '=', `:${port}`];
-      const span = await accumulation(client, 'client', port);
-      client.signal('SIGSTOP');
-      const ssAtSpan = await ssTimeWait(netns, destination);
-      // Ports in use towards the destination: its TIME_WAIT sockets and the connections still open.
-      const inUseAtSpan = await ssCount(netns, destination);
-      client.signal('SIGCONT');
-      const range = await ephemeralRangeSize(netns);
-      const count = Number(span.attributes['tcp.time_wait.count']);
-      const seen = `span ${JSON.stringify(span.attributes)}; ss then: ${ssAtSpan} in TIME_WAIT, ${inUseAtSpan} in all`;
-      expect(count, seen).toBeGreaterThanOrEqual(THRESHOLD);
-      expect(Math.abs(count - ssAtSpan), seen).toBeLessThanOrEqual(0.1 * ssAtSpan);
-      expect(span.attributes).toMatchObject({
-        'network.transport': 'tcp',
-        'network.connection.state': 'time_wait',
-        'tcp.connection.side': 'client',
-        'server.address': '127.0.0.1',
-        'server.port': port,
-        'tcp.ephemeral_ports.range': range,
-      });
-      const utilization = Number(span.attributes['tcp.ephemeral_ports.utilization']);
-      expect(Math.abs(utilization - inUseAtSpan / range), seen).toBeLessThanOrEqual(0.1 * (inUseAtSpan / range));
-      expect(utilization, seen).toBeGreaterThanOrEqual(count / range);
-      expect(span.status).toEqual({ code: 2, message: `client side: ${count} sockets in TIME_WAIT towards port ${port} (threshold ${THRESHOLD})` });
-      expect(span.parentSpanId).toBeUndefined();
+    const client = instrumented(netns, ['close-first', port, CONNECTIONS, RATE]);
+    const destination = ['dst', '127.0.0.1', 'dport', '=', `:${port}`];
+    const span = await accumulation(client, 'client', port);
+    client.signal('SIGSTOP');
+    const ssAtSpan = await ssTimeWait(netns, destination);
+    // Ports in use towards the destination: its TIME_WAIT sockets and the connections still open.
+    const inUseAtSpan = await ssCount(netns, destination);
+    client.signal('SIGCONT');
+    const range = await ephemeralRangeSize(netns);
+    const count = Number(span.attributes['tcp.time_wait.count']);
+    const seen = `span ${JSON.stringify(span.attributes)}; ss then: ${ssAtSpan} in TIME_WAIT, ${inUseAtSpan} in all`;
+    expect(count, seen).toBeGreaterThanOrEqual(THRESHOLD);
+    expect(Math.abs(count - ssAtSpan), seen).toBeLessThanOrEqual(0.1 * ssAtSpan);
+    expect(span.attributes).toMatchObject({
+      'network.transport': 'tcp',
+      'network.connection.state': 'time_wait',
+      'tcp.connection.side': 'client',
+      'server.address': '127.0.0.1',
+      'server.port': port,
+      'tcp.ephemeral_ports.range': range,
+    });
+    const utilization = Number(span.attributes['tcp.ephemeral_ports.utilization']);
+    expect(Math.abs(utilization - inUseAtSpan / range), seen).toBeLessThanOrEqual(0.1 * (inUseAtSpan / range));
+    expect(utilization, seen).toBeGreaterThanOrEqual(count / range);
+    expect(span.status).toEqual({ code: 2, message: `client side: ${count} sockets in TIME_WAIT towards port ${port} (threshold ${THRESHOLD})` });
+    expect(span.parentSpanId).toBeUndefined();
 
-      const done = await loadDone(client);
-      expect(done.failed, JSON.stringify(done)).toBe(0);
-      // The time left at the rate connections were made: the load's own rate, give or take the
-      // unevenness of one poll interval's growth on a busy machine.
-      const seconds = Number(span.attributes['tcp.ephemeral_ports.seconds_to_exhaustion']);
-      const rate = done.done / (done.ms / 1000);
-      const expected = (range - count) / rate;
-      expect(seconds, `${seen}; load ${JSON.stringify(done)}`).toBeGreaterThan(expected / 4);
-      expect(seconds, `${seen}; load ${JSON.stringify(done)}`).toBeLessThan(expected * 4);
+    const done = await loadDone(client);
+    expect(done.failed, JSON.stringify(done)).toBe(0);
+    // The time left at the rate connections were made: the load's own rate, give or take the
+    // unevenness of one poll interval's growth on a busy machine.
+    const seconds = Number(span.attributes['tcp.ephemeral_ports.seconds_to_exhaustion']);
+    const rate = done.done / (done.ms / 1000);
+    const expected = (range - count) / rate;
+    expect(seconds, `${seen}; load ${JSON.stringify(done)}`).toBeGreaterThan(expected / 4);
+    expect(seconds, `${seen}; load ${JSON.stringify(done)}`).toBeLessThan(expected * 4);
 
-      const gauge = (m: Record<string, Points>) => pointValue(m['tcp.time_wait.count'], { 'tcp.connection.side': 'client', 'server.address': '127.0.0.1', 'server.port': port });
-      const share = (m: Record<string, Points>) => pointValue(m['tcp.ephemeral_ports.utilization'], { 'server.address': '127.0.0.1', 'server.port': port });
-      // Every connection closed: the share in use is the TIME_WAIT sockets over the range.
-      const reading = await gaugesAgainstSs(client, () => ssTimeWait(netns, destination), (n, m) => gauge(m) === n && share(m) === n / range);
-      const last = `ss ${reading.before} then ${reading.after}; metrics ${JSON.stringify(reading.metrics)}`;
-      expect(reading.before, last).toBe(reading.after);
-      expect(gauge(reading.metrics), last).toBe(reading.before);
-      expect(share(reading.metrics), last).toBe(reading.before / range);
-      // Nothing counted on the other process's destination: this process never connected there.
-      expect(reading.metrics['tcp.time_wait.count']?.some(([a]) => a['server.port'] === otherPort)).toBe(false);
-      expect(spansOf(client, 'tcp.time_wait.accumulation')).toHaveLength(1);
-    },
-    120_000,
-  );
+    const gauge = (m: Record<string, Points>) =>
+      pointValue(m['tcp.time_wait.count'], { 'tcp.connection.side': 'client', 'server.address': '127.0.0.1', 'server.port': port });
+    const share = (m: Record<string, Points>) => pointValue(m['tcp.ephemeral_ports.utilization'], { 'server.address': '127.0.0.1', 'server.port': port });
+    // Every connection closed: the share in use is the TIME_WAIT sockets over the range.
+    const reading = await gaugesAgainstSs(
+      client,
+      () => ssTimeWait(netns, destination),
+      (n, m) => gauge(m) === n && share(m) === n / range,
+    );
+    const last = `ss ${reading.before} then ${reading.after}; metrics ${JSON.stringify(reading.metrics)}`;
+    expect(reading.before, last).toBe(reading.after);
+    expect(gauge(reading.metrics), last).toBe(reading.before);
+    expect(share(reading.metrics), last).toBe(reading.before / range);
+    // Nothing counted on the other process's destination: this process never connected there.
+    expect(reading.metrics['tcp.time_wait.count']?.some(([a]) => a['server.port'] === otherPort)).toBe(false);
+    expect(spansOf(client, 'tcp.time_wait.accumulation')).toHaveLength(1);
+  }, 120_000);
 
-  it(
-    "a namespace full of other ports' TIME_WAIT costs one ss filtered to this process's ports, and nothing below the threshold",
-    async (ctx) => {
-      requireNetns(ctx);
-      // The real ss behind a wrapper that logs each run's arguments.
-      const dir = mkdtempSync(join(tmpdir(), 'socklife-ss-'));
-      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      const log = join(dir, 'runs');
-      writeFileSync(join(dir, 'ss'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${realSs()}' "$@"\n`, { mode: 0o755 });
-      const runs = (): string[] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
-      const timeWaitRuns = (): string[] => runs().filter((args) => args.includes('time-wait'));
+  it("a namespace full of other ports' TIME_WAIT costs one ss filtered to this process's ports, and nothing below the threshold", async (ctx) => {
+    requireNetns(ctx);
+    // The real ss behind a wrapper that logs each run's arguments.
+    const dir = mkdtempSync(join(tmpdir(), 'socklife-ss-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const log = join(dir, 'runs');
+    writeFileSync(join(dir, 'ss'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec '${realSs()}' "$@"\n`, { mode: 0o755 });
+    const runs = (): string[] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+    const timeWaitRuns = (): string[] => runs().filter((args) => args.includes('time-wait'));
 
-      const netns = await namespace();
-      const server = instrumented(netns, ['http-close-server'], { PATH: `${dir}${delimiter}${process.env.PATH ?? ''}` });
-      const [port] = await listeningPorts(server);
-      await new Promise((resolve) => setTimeout(resolve, 10 * POLL_MS));
-      // Below the threshold: the counters are read, ss is not asked about TIME_WAIT.
-      expect(runs().length).toBeGreaterThanOrEqual(1); // the probe at start
-      expect(timeWaitRuns()).toEqual([]);
+    const netns = await namespace();
+    const server = instrumented(netns, ['http-close-server'], { PATH: `${dir}${delimiter}${process.env.PATH ?? ''}` });
+    const [port] = await listeningPorts(server);
+    await new Promise((resolve) => setTimeout(resolve, 10 * POLL_MS));
+    // Below the threshold: the counters are read, ss is not asked about TIME_WAIT.
+    expect(runs().length).toBeGreaterThanOrEqual(1); // the probe at start
+    expect(timeWaitRuns()).toEqual([]);
 
-      const peer = start(netns, [PEER, 'echo-server', 1]);
-      const [otherPort] = await listeningPorts(peer);
-      const other = await loadDone(start(netns, [PEER, 'close-first', otherPort as number, 1200, 2000]));
-      expect(other.failed).toBe(0);
-      expect(await sockstatTimeWait(netns)).toBeGreaterThanOrEqual(THRESHOLD);
-      await waitFor(() => (timeWaitRuns().length >= 5 ? true : undefined), 10_000, 'five polls asking about TIME_WAIT');
+    const peer = start(netns, [PEER, 'echo-server', 1]);
+    const [otherPort] = await listeningPorts(peer);
+    const other = await loadDone(start(netns, [PEER, 'close-first', otherPort as number, 1200, 2000]));
+    expect(other.failed).toBe(0);
+    expect(await sockstatTimeWait(netns)).toBeGreaterThanOrEqual(THRESHOLD);
+    await waitFor(() => (timeWaitRuns().length >= 5 ? true : undefined), 10_000, 'five polls asking about TIME_WAIT');
 
-      for (const args of timeWaitRuns()) expect(args).toMatch(new RegExp(`state time-wait \\( sport = :${port} \\)$`));
-      const metrics = await collect(server);
-      expect(pointValue(metrics['tcp.time_wait.count'], { 'tcp.connection.side': 'server', 'server.port': port })).toBe(0);
-      expect(spansOf(server, 'tcp.time_wait.accumulation')).toEqual([]);
-    },
-    120_000,
-  );
+    for (const args of timeWaitRuns()) expect(args).toMatch(new RegExp(`state time-wait \\( sport = :${port} \\)$`));
+    const metrics = await collect(server);
+    expect(pointValue(metrics['tcp.time_wait.count'], { 'tcp.connection.side': 'server', 'server.port': port })).toBe(0);
+    expect(spansOf(server, 'tcp.time_wait.accumulation')).toEqual([]);
+  }, 120_000);
 });
 
 /** The real ss, found on PATH the way execa finds it. */

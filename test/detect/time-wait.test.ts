@@ -178,7 +178,15 @@ describe('server side: TIME_WAIT on a listening port', () => {
 
     e.clock.advance(5000);
     // 7 peers: 400 from .1, 200 from .2, 100 each from the rest; .7 and .6 tie, .6 comes first.
-    const peers = [...Array(4).fill('198.51.100.1'), ...Array(2).fill('198.51.100.2'), '198.51.100.7', '198.51.100.6', '198.51.100.5', '198.51.100.4', '198.51.100.3'];
+    const peers = [
+      ...Array(4).fill('198.51.100.1'),
+      ...Array(2).fill('198.51.100.2'),
+      '198.51.100.7',
+      '198.51.100.6',
+      '198.51.100.5',
+      '198.51.100.4',
+      '198.51.100.3',
+    ];
     const rows = [...timeWaitOn(local, 1100, peers), row(TcpState.TimeWait, { address: '10.0.0.1', port: 8081 }, { address: '198.51.100.1', port: 1 })];
     const [finding, ...more] = server(poll(e, { timeWaitNow: 5000, rows }).findings);
     expect(more).toEqual([]);
@@ -328,7 +336,11 @@ describe('client side: TIME_WAIT towards a destination', () => {
     connectTo(e, DB, 40_001);
     connectTo(e, DB, 40_002);
     connectTo(e, { address: '10.0.0.8', port: DB.port }, 40_003);
-    const rows = [...timeWaitTowards(DB, 1500), ...timeWaitTowards({ address: '10.0.0.8', port: DB.port }, 10), ...timeWaitTowards({ address: '10.0.0.99', port: DB.port }, 3000)];
+    const rows = [
+      ...timeWaitTowards(DB, 1500),
+      ...timeWaitTowards({ address: '10.0.0.8', port: DB.port }, 10),
+      ...timeWaitTowards({ address: '10.0.0.99', port: DB.port }, 3000),
+    ];
     const [finding, ...more] = client(poll(e, { timeWaitNow: 4510, rows }).findings);
     expect(more).toEqual([]);
     expect(finding).toEqual({
@@ -345,7 +357,12 @@ describe('client side: TIME_WAIT towards a destination', () => {
       utilization: 1502 / RANGE_SIZE,
       secondsToExhaustion: undefined,
     });
-    expect(e.detector.counts()).toContainEqual({ side: 'client', destination: { address: '10.0.0.8', port: DB.port }, count: 10, utilization: 11 / RANGE_SIZE });
+    expect(e.detector.counts()).toContainEqual({
+      side: 'client',
+      destination: { address: '10.0.0.8', port: DB.port },
+      count: 10,
+      utilization: 11 / RANGE_SIZE,
+    });
   });
 
   it('says when the range runs out at the rate the use grew over the last five samples, only while it grows', () => {

@@ -79,7 +79,8 @@ export function parseAttributes(text: string, where: string): Array<[string, str
 }
 
 function integer(value: string, name: string, where: string, min: number): number {
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new ReadmeMarkerError(`${where}: ${name} must be an integer of at least ${min}; got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < min)
+    throw new ReadmeMarkerError(`${where}: ${name} must be an integer of at least ${min}; got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -116,7 +117,8 @@ export function markedBlocks(markdown: string): MarkedBlock[] {
 
     const values = (name: string) => attributes.filter(([n]) => n === name).map(([, v]) => v);
     for (const [name] of attributes) {
-      if (!ATTRIBUTES[kind].includes(name)) throw new ReadmeMarkerError(`${where}: ${kind} takes no attribute ${name}; it takes ${ATTRIBUTES[kind].join(', ')}`);
+      if (!ATTRIBUTES[kind].includes(name))
+        throw new ReadmeMarkerError(`${where}: ${kind} takes no attribute ${name}; it takes ${ATTRIBUTES[kind].join(', ')}`);
       if (name !== 'expect' && values(name).length > 1) throw new ReadmeMarkerError(`${where}: ${name} given twice`);
     }
 
@@ -227,7 +229,14 @@ export function parseCommands(block: string, where: string): Command[] {
       env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
     }
     if (words.length === 0) throw new ReadmeMarkerError(`${where}: ${JSON.stringify(line.trim())} sets variables but runs nothing`);
-    commands.push({ text: line.replace(/\s+#.*$/, '').replace(/\s+/g, ' ').trim(), env, argv: words });
+    commands.push({
+      text: line
+        .replace(/\s+#.*$/, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+      env,
+      argv: words,
+    });
   }
   return commands;
 }

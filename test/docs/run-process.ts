@@ -119,7 +119,8 @@ export async function startCollector(port: number): Promise<Collector> {
       break;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new Error(`port ${port} is in use: the docs test runs its own OTLP collector there; stop whatever listens on it`);
+      if (code === 'EADDRINUSE')
+        throw new Error(`port ${port} is in use: the docs test runs its own OTLP collector there; stop whatever listens on it`, { cause: error });
       if (host === '127.0.0.1') throw error;
     }
   }

@@ -14,14 +14,7 @@ import { once } from 'node:events';
 import { access } from 'node:fs/promises';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import {
-  canTraceKernel,
-  isSubsequence,
-  netnsInode,
-  startKernelStateRecorder,
-  type Endpoint,
-  type KernelStateRecorder,
-} from './kernel-states.js';
+import { canTraceKernel, isSubsequence, netnsInode, startKernelStateRecorder, type Endpoint, type KernelStateRecorder } from './kernel-states.js';
 
 let unavailable: string | undefined;
 let recorder: KernelStateRecorder | undefined;
@@ -198,11 +191,7 @@ describe.each(HOSTS)('kernel TCP state timelines ($name)', ({ listen, connect })
       },
     );
     expect(await rec.waitForTimeline(c.client, c.server, endsClosed)).toEqual(['syn_sent', 'established', 'closed']);
-    expect(await rec.waitForTimeline(c.server, c.client, endsClosed)).toEqual([
-      'syn_received',
-      'established',
-      'closed',
-    ]);
+    expect(await rec.waitForTimeline(c.server, c.client, endsClosed)).toEqual(['syn_received', 'established', 'closed']);
   });
 });
 
@@ -223,7 +212,7 @@ describe('kernel state recorder', () => {
     expect(listenAt?.timeNs).toBeLessThanOrEqual(process.hrtime.bigint());
   });
 
-  it('records only this process\'s sockets by default, and the processes asked for', async (ctx) => {
+  it("records only this process's sockets by default, and the processes asked for", async (ctx) => {
     const rec = requireKernelTrace(ctx);
     // Another process: reads a port on stdin, connects, prints its local port, ends first.
     const child = spawn(
@@ -288,7 +277,12 @@ describe('kernel state recorder', () => {
     const inNetns = await startKernelStateRecorder({ netns: own });
     try {
       expect(inNetns.netns).toBe(own);
-      const c = await runConnection('127.0.0.1', '127.0.0.1', (s) => s.resume(), (s) => s.resume().end());
+      const c = await runConnection(
+        '127.0.0.1',
+        '127.0.0.1',
+        (s) => s.resume(),
+        (s) => s.resume().end(),
+      );
       expect(await inNetns.waitForTimeline(c.client, c.server, endsClosed)).toEqual(CLOSES_FIRST);
       expect(new Set(inNetns.transitions().map((t) => t.netns))).toEqual(new Set([own]));
     } finally {

@@ -22,8 +22,7 @@ const V6 = '0.0.0.0 0.0.0.0 ::1 ::1';
 const NETNS = 4026531833;
 
 /** A recorder line: time, socket, netns, family, the four addresses, then ports and states. */
-const line = (ns: number, sk: string, family: number, addrs: string, rest: string) =>
-  `SOCKLIFE_TCP ${ns} ${sk} ${NETNS} ${family} ${addrs} ${rest}`;
+const line = (ns: number, sk: string, family: number, addrs: string, rest: string) => `SOCKLIFE_TCP ${ns} ${sk} ${NETNS} ${family} ${addrs} ${rest}`;
 
 function parseAll(lines: string[]): KernelTransition[] {
   return lines.map((l) => {
@@ -80,7 +79,7 @@ describe('parseBpftraceLine', () => {
       'Attaching 3 probes...',
       'SOCKLIFE_READY',
       'SOCKLIFE_SYNC 906000822151',
-      'ERROR: Unknown error -1: couldn\'t set RLIMIT_MEMLOCK for bpftrace.',
+      "ERROR: Unknown error -1: couldn't set RLIMIT_MEMLOCK for bpftrace.",
       '',
       line(1, 'a', 2, V4, '55602 42211 2'), // torn
       line(1, 'a', 3, V4, '55602 42211 2 1'), // unknown family
@@ -157,24 +156,9 @@ describe('timelines', () => {
   });
 
   it('gives each side of a 4-tuple its own timeline, SYN_SENT (sport 0) included', () => {
-    expect(timelineOf(transitions, client, server)).toEqual([
-      'syn_sent',
-      'established',
-      'fin_wait_1',
-      'fin_wait_2',
-      'closed',
-    ]);
-    expect(timelineOf(transitions, server, client)).toEqual([
-      'syn_received',
-      'established',
-      'close_wait',
-      'last_ack',
-      'closed',
-    ]);
-    expect(timelineOf(transitions, { address: '::ffff:127.0.0.1', port: 37131 }, { address: '0.0.0.0', port: 0 })).toEqual([
-      'listen',
-      'closed',
-    ]);
+    expect(timelineOf(transitions, client, server)).toEqual(['syn_sent', 'established', 'fin_wait_1', 'fin_wait_2', 'closed']);
+    expect(timelineOf(transitions, server, client)).toEqual(['syn_received', 'established', 'close_wait', 'last_ack', 'closed']);
+    expect(timelineOf(transitions, { address: '::ffff:127.0.0.1', port: 37131 }, { address: '0.0.0.0', port: 0 })).toEqual(['listen', 'closed']);
     expect(timelineOf(transitions, { address: '127.0.0.1', port: 38678 }, server)).toEqual(['syn_sent', 'closed']);
     expect(timelineOf(transitions, { address: '::1', port: 48080 }, server)).toEqual([]);
   });
@@ -206,9 +190,7 @@ describe('bpftraceProgram', () => {
       '/args->protocol == 6 && (args->sport == 80 || args->dport == 80 || args->sport == 443 || args->dport == 443)/',
     );
     expect(bpftraceProgram({ syncPid: 42 })).toContain('/pid == 42 && args->pid == 42 && args->sig == 0/');
-    expect(bpftraceProgram({ syncPid: 42, markerPid: 12345678 })).toContain(
-      '/pid == 42 && args->pid == 12345678 && args->sig == 0/',
-    );
+    expect(bpftraceProgram({ syncPid: 42, markerPid: 12345678 })).toContain('/pid == 42 && args->pid == 12345678 && args->sig == 0/');
   });
   it('counts the lines it emits and prints the count on kill(own pid, 0)', () => {
     const program = bpftraceProgram({ syncPid: 42 });

@@ -169,8 +169,21 @@ function parsePort(text: string): number | undefined {
 export function parseBpftraceLine(line: string): KernelTransition | undefined {
   const fields = line.trim().split(/\s+/);
   if (fields.length !== 13 || fields[0] !== EVENT_TAG) return undefined;
-  const [, nsecs, skaddr, netnsText, familyText, saddr4, daddr4, saddr6, daddr6, sportText, dportText, oldText, newText] =
-    fields as [string, string, string, string, string, string, string, string, string, string, string, string, string];
+  const [, nsecs, skaddr, netnsText, familyText, saddr4, daddr4, saddr6, daddr6, sportText, dportText, oldText, newText] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (!/^\d+$/.test(nsecs) || !/^(0x)?[0-9a-f]+$/i.test(skaddr) || !/^\d+$/.test(netnsText)) return undefined;
   if (!/^\d+$/.test(familyText) || !/^\d+$/.test(oldText) || !/^\d+$/.test(newText)) return undefined;
   const family = Number(familyText);
@@ -232,11 +245,7 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
  * from `local` — including its `CLOSE → SYN_SENT` step reported with sport 0. In time order;
  * several lives (the same 4-tuple reused) follow each other.
  */
-export function transitionsFor(
-  transitions: readonly KernelTransition[],
-  local: Endpoint,
-  peer: Endpoint,
-): KernelTransition[] {
+export function transitionsFor(transitions: readonly KernelTransition[], local: Endpoint, peer: Endpoint): KernelTransition[] {
   return socketLives(transitions)
     .filter((life) => life.some((t) => sameEndpoint(t.local, local) && sameEndpoint(t.peer, peer)))
     .flat()
@@ -334,12 +343,7 @@ export interface KernelStateRecorder {
    * Waits until `predicate(timeline(local, peer))` holds (re-checked after each line read);
    * rejects after `timeoutMs` (default 5 000) with the timeline seen.
    */
-  waitForTimeline(
-    local: Endpoint,
-    peer: Endpoint,
-    predicate: (timeline: string[]) => boolean,
-    timeoutMs?: number,
-  ): Promise<string[]>;
+  waitForTimeline(local: Endpoint, peer: Endpoint, predicate: (timeline: string[]) => boolean, timeoutMs?: number): Promise<string[]>;
   /** Syncs, ends bpftrace (SIGINT, then SIGKILL) and returns every transition. Idempotent. */
   stop(): Promise<KernelTransition[]>;
 }
@@ -477,8 +481,7 @@ export function bpftraceProgram(options: BpftraceProgramOptions = {}): string {
   if (typeof netns === 'number' && (!Number.isInteger(netns) || netns < 1)) {
     throw new RangeError(`not a netns inode: ${netns}`);
   }
-  const portFilter =
-    ports.length === 0 ? '' : ` && (${ports.map((p) => `args->sport == ${p} || args->dport == ${p}`).join(' || ')})`;
+  const portFilter = ports.length === 0 ? '' : ` && (${ports.map((p) => `args->sport == ${p} || args->dport == ${p}`).join(' || ')})`;
   const netnsOf = '((struct sock *)args->skaddr)->__sk_common.skc_net.net->ns.inum';
   const netnsFilter = typeof netns === 'number' ? ` && ${netnsOf} == ${netns}` : '';
   const netnsField = netns === false ? '(uint32)0' : netnsOf;
@@ -640,7 +643,11 @@ export async function startKernelStateRecorder(options: KernelStateRecorderOptio
     } catch {
       // ESRCH, as intended: the syscall was made, and that is the marker.
     }
-    await until(() => countReplies >= target, timeoutMs, () => 'the event count (sync marker)');
+    await until(
+      () => countReplies >= target,
+      timeoutMs,
+      () => 'the event count (sync marker)',
+    );
     const wanted = emitted;
     await until(
       () => eventLines + lost >= wanted,
@@ -655,7 +662,11 @@ export async function startKernelStateRecorder(options: KernelStateRecorderOptio
   };
 
   try {
-    await until(() => ready, attachTimeoutMs, () => 'bpftrace to attach');
+    await until(
+      () => ready,
+      attachTimeoutMs,
+      () => 'bpftrace to attach',
+    );
     await sync(attachTimeoutMs);
   } catch (error) {
     await kill();
@@ -686,7 +697,7 @@ export async function startKernelStateRecorder(options: KernelStateRecorderOptio
       } catch (error) {
         const seen = timelineOf(transitions, local, peer).join(', ');
         const gaps = lost > 0 ? ` (bpftrace lost ${lost} events: the timeline may have gaps)` : '';
-        throw new Error(`${(error as Error).message}\ntimeline seen: [${seen}]${gaps}`);
+        throw new Error(`${(error as Error).message}\ntimeline seen: [${seen}]${gaps}`, { cause: error });
       }
       return timelineOf(transitions, local, peer);
     },

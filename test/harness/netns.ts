@@ -61,12 +61,7 @@ export async function run(command: string, args: readonly string[], options: Run
 }
 
 /** Runs `command ...args` inside the namespace: `ip netns exec NAME command ...args`. */
-export function runInNetns(
-  netns: string,
-  command: string,
-  args: readonly string[],
-  options: RunOptions = {},
-): Promise<CommandResult> {
+export function runInNetns(netns: string, command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
   return run('ip', ['netns', 'exec', netns, command, ...args], options);
 }
 

@@ -124,7 +124,6 @@ describe.concurrent('TCP state harness (private network namespace, plain ss)', (
       });
     });
   }
-
 });
 
 // Alone (not concurrent), so that no other test creates namespaces meanwhile.
@@ -133,9 +132,7 @@ describe('TCP state harness cleanup', () => {
     requireNetns(ctx);
     const before = (await listNetns()).filter((name) => name.startsWith(ourNetns));
     // A port the client cannot bind (the server's own) makes the factory fail.
-    await ctx.expect(produceState('established', { ports: { server: 20000, client: 20000 }, timeoutMs: 3000 })).rejects.toThrow(
-      /state-factory/,
-    );
+    await ctx.expect(produceState('established', { ports: { server: 20000, client: 20000 }, timeoutMs: 3000 })).rejects.toThrow(/state-factory/);
     const after = (await listNetns()).filter((name) => name.startsWith(ourNetns));
     ctx.expect(after.filter((name) => !before.includes(name))).toEqual([]);
   });

@@ -126,15 +126,9 @@ export function rulesFor(state: TcpState, ports: StatePorts): string | undefined
     default:
       return undefined;
   }
-  return [
-    'table inet socklife_harness {',
-    '  chain input {',
-    '    type filter hook input priority 0; policy accept;',
-    `    ${rule}`,
-    '  }',
-    '}',
-    '',
-  ].join('\n');
+  return ['table inet socklife_harness {', '  chain input {', '    type filter hook input priority 0; policy accept;', `    ${rule}`, '  }', '}', ''].join(
+    '\n',
+  );
 }
 
 /** Random ports for one connection. The namespace is private, so they never collide. */
@@ -252,12 +246,20 @@ async function spawnFactory(netns: Netns, state: TcpState, family: 4 | 6, ports:
   const subprocess = execa(
     'ip',
     [
-      'netns', 'exec', netns.name,
-      process.execPath, STATE_FACTORY_SCRIPT, state,
-      '--server-port', String(ports.server),
-      '--client-port', String(ports.client),
-      '--family', String(family),
-      '--timeout-ms', String(timeoutMs),
+      'netns',
+      'exec',
+      netns.name,
+      process.execPath,
+      STATE_FACTORY_SCRIPT,
+      state,
+      '--server-port',
+      String(ports.server),
+      '--client-port',
+      String(ports.client),
+      '--family',
+      String(family),
+      '--timeout-ms',
+      String(timeoutMs),
     ],
     { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, shell: false, env: { LC_ALL: 'C' } },
   );
@@ -304,8 +306,7 @@ async function stopChild(child: Awaited<ReturnType<typeof spawnFactory>>): Promi
   const { subprocess, exited } = child;
   if (subprocess.exitCode !== null || subprocess.signalCode !== null) return;
   subprocess.stdin.end();
-  const waitFor = (ms: number) =>
-    Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+  const waitFor = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
   if (await waitFor(2000)) return;
   subprocess.kill('SIGTERM');
   if (await waitFor(1000)) return;

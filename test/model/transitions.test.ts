@@ -3,14 +3,26 @@ import { canReach, isDirectTransition, TRANSITIONS } from '../../src/model/trans
 import { ALL_TCP_STATES, TcpState as S, type TcpState } from '../../src/tcp-states.js';
 
 function successors(state: TcpState): TcpState[] {
-  return TRANSITIONS.filter((t) => t.from === state).map((t) => t.to).sort();
+  return TRANSITIONS.filter((t) => t.from === state)
+    .map((t) => t.to)
+    .sort();
 }
 
 describe('the transition table', () => {
   it('names all eleven states with their semconv values', () => {
-    expect([...ALL_TCP_STATES].sort()).toEqual(
-      ['close_wait', 'closed', 'closing', 'established', 'fin_wait_1', 'fin_wait_2', 'last_ack', 'listen', 'syn_received', 'syn_sent', 'time_wait'],
-    );
+    expect([...ALL_TCP_STATES].sort()).toEqual([
+      'close_wait',
+      'closed',
+      'closing',
+      'established',
+      'fin_wait_1',
+      'fin_wait_2',
+      'last_ack',
+      'listen',
+      'syn_received',
+      'syn_sent',
+      'time_wait',
+    ]);
   });
   it('has one row per move, each with a rule sentence', () => {
     const keys = TRANSITIONS.map((t) => `${t.from}>${t.to}`);
@@ -20,7 +32,11 @@ describe('the transition table', () => {
   it('leaves every state but CLOSED, and reaches every state', () => {
     for (const s of ALL_TCP_STATES) {
       if (s !== S.Closed) expect(successors(s).length, s).toBeGreaterThan(0);
-      if (s !== S.Closed) expect(TRANSITIONS.some((t) => t.to === s), s).toBe(true);
+      if (s !== S.Closed)
+        expect(
+          TRANSITIONS.some((t) => t.to === s),
+          s,
+        ).toBe(true);
     }
   });
 });

@@ -25,7 +25,12 @@ describe('parseSnmpStyle', () => {
     const tables = parseSnmpStyle(text);
     expect(tables.has('Tcp')).toBe(false);
     expect(tables.has('Foo')).toBe(false);
-    expect(tables.get('Udp')).toEqual(new Map([['X', 7], ['Y', 8]]));
+    expect(tables.get('Udp')).toEqual(
+      new Map([
+        ['X', 7],
+        ['Y', 8],
+      ]),
+    );
   });
 });
 
@@ -62,7 +67,12 @@ describe('readKernelCounters', () => {
   });
 
   it('leaves fields undefined when files are missing, and does not reject', async () => {
-    const counters = await readKernelCounters({ snmp: '/nonexistent/snmp', netstat: '/nonexistent/netstat', portRange: '/nonexistent', sockstat: '/nonexistent' });
+    const counters = await readKernelCounters({
+      snmp: '/nonexistent/snmp',
+      netstat: '/nonexistent/netstat',
+      portRange: '/nonexistent',
+      sockstat: '/nonexistent',
+    });
     expect(Object.values(counters).every((v) => v === undefined)).toBe(true);
   });
 });

@@ -11,14 +11,11 @@ const ssRows = parseSs(readFixture('ss-tanieoH.txt')).rows;
 const identity = (r: KernelSocketRow): string => rowKey(r).replaceAll(' * ', ' :: ');
 
 describe('parseNetstatLinux on real net-tools output', () => {
-  it.each(['netstat-linux-taneW.txt', 'netstat-linux-tanpeW.txt', 'netstat-linux-taneeoW.txt'])(
-    '%s has the same sockets as ss',
-    (fixture) => {
-      const { rows, skipped } = parseNetstatLinux(readFixture(fixture));
-      expect(skipped).toBe(0);
-      expect(rows.map(identity).sort()).toEqual(ssRows.map(identity).sort());
-    },
-  );
+  it.each(['netstat-linux-taneW.txt', 'netstat-linux-tanpeW.txt', 'netstat-linux-taneeoW.txt'])('%s has the same sockets as ss', (fixture) => {
+    const { rows, skipped } = parseNetstatLinux(readFixture(fixture));
+    expect(skipped).toBe(0);
+    expect(rows.map(identity).sort()).toEqual(ssRows.map(identity).sort());
+  });
 
   it('reads User and Inode when -e is given, and nothing when it is not', () => {
     const withE = parseNetstatLinux(readFixture('netstat-linux-tanpeW.txt')).rows;
@@ -60,8 +57,17 @@ describe('parseNetstatLinux on real net-tools output', () => {
     const { rows, skipped } = parseNetstatLinux(text);
     expect(skipped).toBe(0);
     expect(rows.map((r) => r.state)).toEqual([
-      'established', 'syn_sent', 'syn_received', 'fin_wait_1', 'fin_wait_2', 'time_wait',
-      'closed', 'close_wait', 'last_ack', 'listen', 'closing',
+      'established',
+      'syn_sent',
+      'syn_received',
+      'fin_wait_1',
+      'fin_wait_2',
+      'time_wait',
+      'closed',
+      'close_wait',
+      'last_ack',
+      'listen',
+      'closing',
     ]);
     expect(rows[0]?.local).toEqual({ address: '127.0.0.1', port: 8080 });
   });
@@ -99,9 +105,25 @@ describe('parseNetstatBsd on macOS output (handwritten fixtures)', () => {
     expect(an.skipped).toBe(1); // fe80::aede:48ff:.49167
     expect(an.rows).toHaveLength(19);
     expect(an.rows.map((r) => r.state)).toEqual([
-      'established', 'established', 'close_wait', 'fin_wait_2', 'time_wait', 'fin_wait_1', 'syn_sent', 'last_ack',
-      'closing', 'syn_received', 'closed', 'established', 'established', 'established',
-      'listen', 'listen', 'listen', 'listen', 'listen',
+      'established',
+      'established',
+      'close_wait',
+      'fin_wait_2',
+      'time_wait',
+      'fin_wait_1',
+      'syn_sent',
+      'last_ack',
+      'closing',
+      'syn_received',
+      'closed',
+      'established',
+      'established',
+      'established',
+      'listen',
+      'listen',
+      'listen',
+      'listen',
+      'listen',
     ]);
     expect(an.rows[2]).toEqual({
       state: 'close_wait',

@@ -37,18 +37,42 @@ const ENORMOUS_FIELD: readonly Case[] = [
     input: (n) => `ESTAB 0 0 127.0.0.1:1 127.0.0.1:2\n\trtt:${fill('1', n)}/0.5 cwnd:10`,
   },
   { name: 'parseSs, an enormous timer', parse: (t) => parseSs(t), input: (n) => `ESTAB 0 0 127.0.0.1:1 127.0.0.1:2 timer:(on,${fill('1', n)}ms,0)` },
-  { name: 'parseProcNetTcp, an enormous address', parse: (t) => parseProcNetTcp(t), input: (n) => `0: ${fill('0', n)}:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1` },
+  {
+    name: 'parseProcNetTcp, an enormous address',
+    parse: (t) => parseProcNetTcp(t),
+    input: (n) => `0: ${fill('0', n)}:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1`,
+  },
   { name: 'parseNetstatLinux, an enormous address', parse: parseNetstatLinux, input: (n) => `tcp 0 0 ${fill('1.', n)}:80 0.0.0.0:* LISTEN` },
   { name: 'parseNetstatBsd, an enormous address', parse: parseNetstatBsd, input: (n) => `tcp4 0 0 ${fill('1.', n)}.80 *.* LISTEN` },
 ];
 
 /** One line of many short tokens, or many lines: tokenizing and field parsing at every step. */
 const MANY_TOKENS: readonly Case[] = [
-  { name: 'parseSs, many lines', parse: (t) => parseSs(t), input: (n) => fill('ESTAB 0 0 127.0.0.1:8080 127.0.0.1:40000 ino:1 timer:(on,1ms,0)\n\trtt:0.1/0.05 cwnd:10\n', n) },
-  { name: 'parseProcNetTcp, many lines', parse: (t) => parseProcNetTcp(t), input: (n) => fill('0: 0100007F:1F90 0100007F:9C40 01 00000000:00000000 00:00000000 00000000 0 0 1 1\n', n) },
-  { name: 'parseSs, one line of many tokens', parse: (t) => parseSs(t), input: (n) => fill('ESTAB 0 0 [fe80::1]%eth0:8080 127.0.0.1:* ino:1 timer:(on,1min5sec,0) ', n) },
-  { name: 'parseProcNetTcp, one line of many tokens', parse: (t) => parseProcNetTcp(t), input: (n) => fill('0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 ', n) },
-  { name: 'parseNetstatLinux, one line of many tokens', parse: parseNetstatLinux, input: (n) => fill('tcp 0 0 127.0.0.1:8080 0.0.0.0:* LISTEN on (0.00/0/0) ', n) },
+  {
+    name: 'parseSs, many lines',
+    parse: (t) => parseSs(t),
+    input: (n) => fill('ESTAB 0 0 127.0.0.1:8080 127.0.0.1:40000 ino:1 timer:(on,1ms,0)\n\trtt:0.1/0.05 cwnd:10\n', n),
+  },
+  {
+    name: 'parseProcNetTcp, many lines',
+    parse: (t) => parseProcNetTcp(t),
+    input: (n) => fill('0: 0100007F:1F90 0100007F:9C40 01 00000000:00000000 00:00000000 00000000 0 0 1 1\n', n),
+  },
+  {
+    name: 'parseSs, one line of many tokens',
+    parse: (t) => parseSs(t),
+    input: (n) => fill('ESTAB 0 0 [fe80::1]%eth0:8080 127.0.0.1:* ino:1 timer:(on,1min5sec,0) ', n),
+  },
+  {
+    name: 'parseProcNetTcp, one line of many tokens',
+    parse: (t) => parseProcNetTcp(t),
+    input: (n) => fill('0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 ', n),
+  },
+  {
+    name: 'parseNetstatLinux, one line of many tokens',
+    parse: parseNetstatLinux,
+    input: (n) => fill('tcp 0 0 127.0.0.1:8080 0.0.0.0:* LISTEN on (0.00/0/0) ', n),
+  },
   { name: 'parseNetstatBsd, one line of many tokens', parse: parseNetstatBsd, input: (n) => fill('tcp4 0 0 127.0.0.1.8080 *.* LISTEN ', n) },
 ];
 

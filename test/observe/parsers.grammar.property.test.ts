@@ -35,7 +35,14 @@ const decimalPort: fc.Arbitrary<Field<number>> = fc.oneof(
   fc.integer({ min: 65536, max: 99_999 }).map((p) => invalid<number>(String(p))),
   fc.integer({ min: 100_000, max: 2 ** 40 }).map((p) => invalid<number>(String(p))),
   fc.integer({ min: -65535, max: -1 }).map((p) => invalid<number>(String(p))),
-  fc.constantFrom(invalid<number>(''), invalid<number>('0x50'), invalid<number>('8e1'), invalid<number>('NaN'), invalid<number>('80.0'), invalid<number>('+80')),
+  fc.constantFrom(
+    invalid<number>(''),
+    invalid<number>('0x50'),
+    invalid<number>('8e1'),
+    invalid<number>('NaN'),
+    invalid<number>('80.0'),
+    invalid<number>('+80'),
+  ),
 );
 
 const count: fc.Arbitrary<Field<number>> = fc.oneof(
@@ -48,7 +55,13 @@ const textHost: fc.Arbitrary<Field<string>> = fc.oneof(
   fc.ipV4().map((a) => valid(a, a)),
   fc.ipV6().map((a) => valid(`[${a}]`, normalizeAddress(a))),
   fc.constant(valid('*', '*')),
-  fc.constantFrom(invalid<string>('256.1.1.1'), invalid<string>('[::1'), invalid<string>('localhost'), invalid<string>('2001:db8:aaaa:bbb'), invalid<string>('[]')),
+  fc.constantFrom(
+    invalid<string>('256.1.1.1'),
+    invalid<string>('[::1'),
+    invalid<string>('localhost'),
+    invalid<string>('2001:db8:aaaa:bbb'),
+    invalid<string>('[]'),
+  ),
 );
 
 const ssState: fc.Arbitrary<Field<TcpState>> = fc.oneof(
@@ -97,14 +110,31 @@ describe('/proc/net/tcp grammar', () => {
     fc.array(fc.constantFrom(...'0123456789ABCDEFabcdef'), { minLength: digits, maxLength: digits }).map((d) => d.join(''));
   const address: fc.Arbitrary<Field<true>> = fc.oneof(
     hex(8).map((h) => valid(h, true as const)),
-    fc.integer({ min: 1, max: 12 }).filter((n) => n !== 8).chain((n) => hex(n)).map((h) => invalid<true>(h)),
+    fc
+      .integer({ min: 1, max: 12 })
+      .filter((n) => n !== 8)
+      .chain((n) => hex(n))
+      .map((h) => invalid<true>(h)),
     fc.constantFrom(invalid<true>('0100007G'), invalid<true>('')),
   );
   const port: fc.Arbitrary<Field<number>> = fc.oneof(
     hex(4).map((h) => valid(h, parseInt(h, 16))),
     fc.constantFrom(...['', '1', 'FFFFF', '-001', 'GGGG'].map((t) => invalid<number>(t))),
   );
-  const PROC: Record<number, TcpState> = { 1: 'established', 2: 'syn_sent', 3: 'syn_received', 4: 'fin_wait_1', 5: 'fin_wait_2', 6: 'time_wait', 7: 'closed', 8: 'close_wait', 9: 'last_ack', 10: 'listen', 11: 'closing', 12: 'syn_received' };
+  const PROC: Record<number, TcpState> = {
+    1: 'established',
+    2: 'syn_sent',
+    3: 'syn_received',
+    4: 'fin_wait_1',
+    5: 'fin_wait_2',
+    6: 'time_wait',
+    7: 'closed',
+    8: 'close_wait',
+    9: 'last_ack',
+    10: 'listen',
+    11: 'closing',
+    12: 'syn_received',
+  };
   const state: fc.Arbitrary<Field<TcpState>> = fc.integer({ min: 0, max: 255 }).map((n) => {
     const text = n.toString(16).toUpperCase().padStart(2, '0');
     return PROC[n] === undefined ? invalid<TcpState>(text) : valid(text, PROC[n]);
@@ -132,7 +162,12 @@ describe('/proc/net/tcp grammar', () => {
 
 describe('netstat (Linux) grammar', () => {
   const state: fc.Arbitrary<Field<TcpState>> = fc.oneof(
-    fc.constantFrom(valid<TcpState>('ESTABLISHED', 'established'), valid<TcpState>('CLOSE_WAIT', 'close_wait'), valid<TcpState>('LISTEN', 'listen'), valid<TcpState>('SYN_RECV', 'syn_received')),
+    fc.constantFrom(
+      valid<TcpState>('ESTABLISHED', 'established'),
+      valid<TcpState>('CLOSE_WAIT', 'close_wait'),
+      valid<TcpState>('LISTEN', 'listen'),
+      valid<TcpState>('SYN_RECV', 'syn_received'),
+    ),
     fc.constantFrom(invalid<TcpState>('ESTAB'), invalid<TcpState>('CLOSE-WAIT'), invalid<TcpState>('established'), invalid<TcpState>('')),
   );
   const port: fc.Arbitrary<Field<number>> = fc.oneof(decimalPort, fc.constant(valid('*', 0)));
@@ -169,7 +204,19 @@ describe('netstat (Linux) grammar', () => {
 
 describe('ss arguments', () => {
   const FIXED_WORDS = new Set(['-t', '-a', '-n', '-i', '-e', '-o', '-H', 'state', 'sport', 'dport', '=', '(', ')', 'or', 'and']);
-  const STATE_WORDS = new Set(['closed', 'listening', 'syn-sent', 'syn-recv', 'established', 'fin-wait-1', 'fin-wait-2', 'close-wait', 'closing', 'last-ack', 'time-wait']);
+  const STATE_WORDS = new Set([
+    'closed',
+    'listening',
+    'syn-sent',
+    'syn-recv',
+    'established',
+    'fin-wait-1',
+    'fin-wait-2',
+    'close-wait',
+    'closing',
+    'last-ack',
+    'time-wait',
+  ]);
   // Whatever reaches a query: integers in and out of range, fractions, NaN, infinities.
   const anyNumber = fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.integer(), fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, -0, 2 ** 53));
 

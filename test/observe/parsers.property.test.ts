@@ -165,7 +165,8 @@ describe.each(PARSERS)('$name', (parser) => {
     const original = readFixture(fixture);
     const lines = original.split('\n');
     const before = parser.parse(original);
-    const identity = (r: ParseResult): string[] => r.rows.map((row) => `${row.state} ${row.local.address} ${row.local.port} ${row.peer.address} ${row.peer.port} ${row.inode}`);
+    const identity = (r: ParseResult): string[] =>
+      r.rows.map((row) => `${row.state} ${row.local.address} ${row.local.port} ${row.peer.address} ${row.peer.port} ${row.inode}`);
     fc.assert(
       fc.property(fc.array(fc.tuple(index, garbageLine), { minLength: 1, maxLength: 10 }), (inserts) => {
         const mutated = [...lines];

@@ -77,8 +77,18 @@ describe('parseProcNetTcp on other input', () => {
     const { rows, skipped } = parseProcNetTcp([header, ...states.map(line)].join('\n'));
     expect(skipped).toBe(0);
     expect(rows.map((r) => r.state)).toEqual([
-      'established', 'syn_sent', 'syn_received', 'fin_wait_1', 'fin_wait_2', 'time_wait',
-      'closed', 'close_wait', 'last_ack', 'listen', 'closing', 'syn_received',
+      'established',
+      'syn_sent',
+      'syn_received',
+      'fin_wait_1',
+      'fin_wait_2',
+      'time_wait',
+      'closed',
+      'close_wait',
+      'last_ack',
+      'listen',
+      'closing',
+      'syn_received',
     ]);
     expect(rows[0]).toMatchObject({ sendQ: 10, recvQ: 20, uid: 1000, inode: 4242, peer: { address: '127.0.0.2', port: 50000 } });
   });

@@ -160,7 +160,11 @@ describe.each(SOURCES)('$source.name source on live sockets', ({ source, unavail
       expect(query.states).toContain(row.state);
       expect(query.peerPorts).toContain(row.peer.port);
     }
-    for (const e of clients) expect(rows.filter((r) => matches(r, e, source) && r.state === e.state), e.label).toHaveLength(1);
+    for (const e of clients)
+      expect(
+        rows.filter((r) => matches(r, e, source) && r.state === e.state),
+        e.label,
+      ).toHaveLength(1);
     // The accepted sides have these ports locally, not as peer: the filter must leave them out.
     expect(rows.some((r) => listeners.some((l) => l.local.port === r.local.port))).toBe(false);
   });

@@ -97,11 +97,26 @@ describe('parseSs on forms this machine did not print', () => {
     const { rows, skipped } = parseSs(text);
     expect(skipped).toBe(0);
     expect(rows.map((r) => [r.local, r.peer])).toEqual([
-      [{ address: '127.0.0.1', port: 8080 }, { address: '127.0.0.1', port: 41000 }],
-      [{ address: '::', port: 22 }, { address: '::', port: 0 }],
-      [{ address: 'fe80::1', port: 22, scope: 'eth0' }, { address: 'fe80::2', port: 50000, scope: 'eth0' }],
-      [{ address: 'fe80::1', port: 22, scope: 'eth0' }, { address: 'fe80::2', port: 50001 }],
-      [{ address: '10.0.0.1', port: 22 }, { address: '10.0.0.2', port: 50002 }],
+      [
+        { address: '127.0.0.1', port: 8080 },
+        { address: '127.0.0.1', port: 41000 },
+      ],
+      [
+        { address: '::', port: 22 },
+        { address: '::', port: 0 },
+      ],
+      [
+        { address: 'fe80::1', port: 22, scope: 'eth0' },
+        { address: 'fe80::2', port: 50000, scope: 'eth0' },
+      ],
+      [
+        { address: 'fe80::1', port: 22, scope: 'eth0' },
+        { address: 'fe80::2', port: 50001 },
+      ],
+      [
+        { address: '10.0.0.1', port: 22 },
+        { address: '10.0.0.2', port: 50002 },
+      ],
     ]);
     expect(rows[4]?.uid).toBe(1000);
   });

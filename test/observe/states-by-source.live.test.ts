@@ -29,7 +29,14 @@ beforeAll(async () => {
 
 const produced = new Map<string, Promise<ProducedState>>();
 afterAll(async () => {
-  await Promise.all([...produced.values()].map((p) => p.then((s) => s.dispose(), () => undefined)));
+  await Promise.all(
+    [...produced.values()].map((p) =>
+      p.then(
+        (s) => s.dispose(),
+        () => undefined,
+      ),
+    ),
+  );
 });
 
 /** One live connection per state and family, shared by the three sources' tests. */

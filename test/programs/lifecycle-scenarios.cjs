@@ -55,13 +55,16 @@ const scenarios = {
     srv.close();
   },
   async 'half-close-with-data'() {
-    const srv = await server((s) => {
-      s.resume();
-      s.on('end', () => {
-        s.write(Buffer.alloc(64 * 1024, 'd'));
-        setTimeout(() => s.end(Buffer.alloc(1024, 'e')), 100);
-      });
-    }, { allowHalfOpen: true });
+    const srv = await server(
+      (s) => {
+        s.resume();
+        s.on('end', () => {
+          s.write(Buffer.alloc(64 * 1024, 'd'));
+          setTimeout(() => s.end(Buffer.alloc(1024, 'e')), 100);
+        });
+      },
+      { allowHalfOpen: true },
+    );
     const c = net.connect(srv.address().port, HOST);
     await once(c, 'connect');
     mark('half-close-with-data', c);

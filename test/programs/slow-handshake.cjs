@@ -25,15 +25,17 @@ const printer = {
 trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(printer)] }));
 
 const port = Number(process.env.PORT);
-const server = net.createServer((socket) => socket.end('hello\n')).listen(port, '127.0.0.1', () => {
-  console.log(JSON.stringify({ connectAt: performance.timeOrigin + performance.now() }));
-  const client = net.connect(port, '127.0.0.1');
-  client.resume();
-  client.on('end', () => client.end());
-  client.on('close', () => {
-    server.close();
-    // Let the server side close and the exporter print before saying done.
-    setTimeout(() => console.log('done'), 100);
+const server = net
+  .createServer((socket) => socket.end('hello\n'))
+  .listen(port, '127.0.0.1', () => {
+    console.log(JSON.stringify({ connectAt: performance.timeOrigin + performance.now() }));
+    const client = net.connect(port, '127.0.0.1');
+    client.resume();
+    client.on('end', () => client.end());
+    client.on('close', () => {
+      server.close();
+      // Let the server side close and the exporter print before saying done.
+      setTimeout(() => console.log('done'), 100);
+    });
   });
-});
 setTimeout(() => process.exit(1), 10_000).unref();

@@ -4,17 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { createTelemetry, hrToMs, waitFor, type Telemetry } from '../support/telemetry.js';
-import {
-  captureDiag,
-  captureUncaught,
-  echoRoundTrip,
-  FakeTools,
-  makeLeaks,
-  onPath,
-  processesInGroup,
-  type DiagCapture,
-  type Leaks,
-} from './support.js';
+import { captureDiag, captureUncaught, echoRoundTrip, FakeTools, makeLeaks, onPath, processesInGroup, type DiagCapture, type Leaks } from './support.js';
 
 // Each fault of the `ss` source, produced by a fake `ss` first on PATH, under a running
 // instrumentation with source 'auto' and the real SDK. In every case: the leak socket events
@@ -258,7 +248,11 @@ describe.skipIf(skip)('kernel source faults: the application keeps working and s
         }
         // Each condition said once, however many polls met it.
         const said = diagnostics.socklife();
-        for (const pattern of fault.diagnostics) expect(said.filter((m) => pattern.test(m)), `${pattern} in ${JSON.stringify(said)}`).toHaveLength(1);
+        for (const pattern of fault.diagnostics)
+          expect(
+            said.filter((m) => pattern.test(m)),
+            `${pattern} in ${JSON.stringify(said)}`,
+          ).toHaveLength(1);
         expect(said).toHaveLength(fault.diagnostics.length);
         // No process of the tool outlives its read.
         for (const run of runs) {
@@ -274,7 +268,10 @@ describe.skipIf(skip)('kernel source faults: the application keeps working and s
 });
 
 describe.skipIf(skip)('the application ends while ss hangs', () => {
-  it.each([['by process.exit()', 'explicit'], ['by running out of work', 'natural']])(
+  it.each([
+    ['by process.exit()', 'explicit'],
+    ['by running out of work', 'natural'],
+  ])(
     '%s: it ends at once, and the hanging tool and its child go with it',
     async (_how, exit) => {
       const { execa } = await import('execa');

@@ -46,9 +46,7 @@ describe.skipIf(skipWithReason(notLinux))('/proc/net and netstat faults', () => 
       expect(reading?.source).toBe('netstat');
       expect(reading?.rows.length).toBeGreaterThan(0);
     }
-    expect(diagnostics.socklife()).toEqual([
-      `socklife: kernel source failed (proc: cannot read ${join(dir, 'tcp')} (EISDIR)); switching to netstat`,
-    ]);
+    expect(diagnostics.socklife()).toEqual([`socklife: kernel source failed (proc: cannot read ${join(dir, 'tcp')} (EISDIR)); switching to netstat`]);
   });
 
   it('/proc/net missing: proc is given up at once, said once', async () => {

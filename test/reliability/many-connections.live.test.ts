@@ -29,11 +29,15 @@ describe.skipIf(skip)('10,000 concurrent connections', () => {
     const n = Math.min(WANTED, hard - SPARE_FDS);
     if (n < WANTED) console.warn(`using ${n} connections, not ${WANTED}: the hard limit on open files is ${hard}`);
     // The soft limit raised to the hard one by the shell that then becomes node (a test's shell, not socklife's).
-    const result = await execa('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, join(__dirname, 'programs', 'many-connections.cjs')], {
-      env: { CONNECTIONS: String(n) },
-      reject: false,
-      timeout: 170_000,
-    });
+    const result = await execa(
+      '/bin/sh',
+      ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', process.execPath, join(__dirname, 'programs', 'many-connections.cjs')],
+      {
+        env: { CONNECTIONS: String(n) },
+        reject: false,
+        timeout: 170_000,
+      },
+    );
     expect(result.exitCode, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout.split('\n').at(-1) ?? '{}') as {
       n: number;

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { instrument, SocklifeInstrumentation, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
-import { captureDiag, captureUncaught, childProcesses, echoRoundTrip, eventually, FakeTools, listen, onPath, processesInGroup } from './support.js';
+import { captureDiag, captureUncaught, echoRoundTrip, eventually, FakeTools, listen, onPath } from './support.js';
 
 // Misuse and races: what an application (or another library) may do around socklife.
 
@@ -165,7 +165,10 @@ describe.skipIf(skip)('servers closed and reopened', () => {
     if (how !== 'moved') expect(secondPort).toBe(port);
     const after = await connectAndEnd(secondPort);
 
-    for (const [client, serverPort] of [[before, port], [after, secondPort]] as const) {
+    for (const [client, serverPort] of [
+      [before, port],
+      [after, secondPort],
+    ] as const) {
       const leak = await waitFor(() => leaks(telemetry, client.localPort)[0], 5000, `the leak on port ${serverPort}`);
       expect(leak.attributes['tcp.close_wait.cause']).toBe('not_read_to_eof');
       expect(leak.attributes['network.local.port']).toBe(serverPort);
@@ -294,7 +297,8 @@ async function seesEndAndDestroy(telemetry: Telemetry): Promise<void> {
   timedOut.setTimeout(50, () => timedOut.destroy());
   await once(timedOut, 'close');
   const span = await waitFor(
-    () => telemetry.spans('tcp.connection').find((s) => s.attributes['network.local.port'] === timedOutPort && s.attributes['tcp.connection.side'] === 'client'),
+    () =>
+      telemetry.spans('tcp.connection').find((s) => s.attributes['network.local.port'] === timedOutPort && s.attributes['tcp.connection.side'] === 'client'),
     3000,
     'the timed-out client span',
   );

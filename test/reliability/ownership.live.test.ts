@@ -57,7 +57,13 @@ describe.skipIf(skip)('worker_threads', () => {
   it("a worker thread's CLOSE_WAIT socket is not the main thread's leak, though the main thread's poll lists it", async () => {
     const telemetry = createTelemetry();
     cleanups.push(() => telemetry.shutdown());
-    const handle = instrument({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, source: 'ss', pollIntervalMs: 100, closeWaitThresholdMs: THRESHOLD_MS });
+    const handle = instrument({
+      tracerProvider: telemetry.tracerProvider,
+      meterProvider: telemetry.meterProvider,
+      source: 'ss',
+      pollIntervalMs: 100,
+      closeWaitThresholdMs: THRESHOLD_MS,
+    });
     cleanups.push(() => handle.stop());
     const port = await greetingServer();
     const mine = await unreadClient(port);
@@ -65,7 +71,11 @@ describe.skipIf(skip)('worker_threads', () => {
     const theirs = await thread.localPort;
 
     // Both clients are in CLOSE_WAIT on the same peer port: one query lists both.
-    const leak = await waitFor(() => telemetry.spans('tcp.close_wait.leak').find((s) => s.attributes['network.local.port'] === mine.localPort), 5000, 'the main thread leak');
+    const leak = await waitFor(
+      () => telemetry.spans('tcp.close_wait.leak').find((s) => s.attributes['network.local.port'] === mine.localPort),
+      5000,
+      'the main thread leak',
+    );
     expect(leak.attributes['tcp.close_wait.cause']).toBe('not_read_to_eof');
     expect(leak.attributes['tcp.connection.side']).toBe('client');
     const ss = await execa('ss', ['-t', '-n', '-H', 'state', 'close-wait', 'dport', '=', `:${port}`]);

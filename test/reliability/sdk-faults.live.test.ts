@@ -62,7 +62,7 @@ function tempFile(name: string): string {
 }
 
 function logLines(file: string): Array<Record<string, unknown>> {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
@@ -136,7 +136,11 @@ describe('a span processor whose onEnd throws', () => {
     expect(await leakCount(reader)).toBe(3);
     // The processor before the throwing one got every leak span; the throw happened for each.
     const leakSpans = (e: InMemorySpanExporter): ReadableSpan[] => e.getFinishedSpans().filter((s) => s.name === 'tcp.close_wait.leak');
-    expect(leakSpans(before).map((s) => s.attributes['client.port']).sort()).toEqual([...ports].sort());
+    expect(
+      leakSpans(before)
+        .map((s) => s.attributes['client.port'])
+        .sort(),
+    ).toEqual([...ports].sort());
     expect(throwing.calls).toBeGreaterThanOrEqual(3);
     // The application's own work is unaffected, and nothing escaped into it.
     expect(await echoRoundTrip()).toBe('ping');
@@ -247,7 +251,13 @@ describe('a meter that throws', () => {
     };
     const telemetry = createTelemetry();
     cleanups.push(() => telemetry.shutdown());
-    const handle = start({ tracerProvider: telemetry.tracerProvider, meterProvider: broken, source: 'none', closeWaitThresholdMs: THRESHOLD_MS, pollIntervalMs: 100 });
+    const handle = start({
+      tracerProvider: telemetry.tracerProvider,
+      meterProvider: broken,
+      source: 'none',
+      closeWaitThresholdMs: THRESHOLD_MS,
+      pollIntervalMs: 100,
+    });
     expect(() => handle.setMeterProvider(broken)).not.toThrow();
     const [port] = await halfOpenLeaks(1);
     await waitFor(() => telemetry.spans('tcp.close_wait.leak').find((s) => s.attributes['client.port'] === port), 5000, 'the leak span');

@@ -49,4 +49,3 @@ describe.skipIf(skip)('stop() during a poll', () => {
     expect(await echoRoundTrip()).toBe('ping');
   });
 });
-

@@ -128,7 +128,11 @@ describe.skipIf(skip)('no payload bytes in telemetry', () => {
 
     // Both leaks on record (the log has them), the reset and HTTP connections closed and exported.
     await waitFor(() => (logText(log).split('\n').filter(Boolean).length >= 2 ? true : undefined), 5000, 'both leaks in the log');
-    await waitFor(() => (telemetry.spans('tcp.connection').some((s) => s.attributes['tcp.close.reason'] === 'reset') ? true : undefined), 5000, 'the reset connection span');
+    await waitFor(
+      () => (telemetry.spans('tcp.connection').some((s) => s.attributes['tcp.close.reason'] === 'reset') ? true : undefined),
+      5000,
+      'the reset connection span',
+    );
     const exported = telemetry.spans();
     // The telemetry is there, and it names the connections (their ports), so a payload in it would be found.
     expect(exported.map((s) => s.name)).toEqual(expect.arrayContaining(['tcp.connection', 'tcp.handshake', 'tcp.close_wait.leak']));
@@ -180,7 +184,10 @@ async function peerScenario(exported: Exported): Promise<{ clientText: string; s
   expect(leak.map((s) => s.attributes['client.port'])).toEqual([clientPort]);
   return {
     clientText: spans.filter(isClient).map(spanText).join('\n'),
-    serverText: spans.filter((s) => !isClient(s)).map(spanText).join('\n'),
+    serverText: spans
+      .filter((s) => !isClient(s))
+      .map(spanText)
+      .join('\n'),
     // The leak only: its client's half-close, stuck behind it, is a finding of its own.
     logLines: logText(log)
       .split('\n')
@@ -219,9 +226,7 @@ describe.skipIf(skip)('redactPeerAddresses', () => {
     expect(optionsFromEnv({ SOCKLIFE_REDACT_PEER_ADDRESSES: 'true' }, (w) => warnings.push(w))).toEqual({ redactPeerAddresses: true });
     expect(optionsFromEnv({ SOCKLIFE_REDACT_PEER_ADDRESSES: '0' }, (w) => warnings.push(w))).toEqual({ redactPeerAddresses: false });
     expect(optionsFromEnv({ SOCKLIFE_REDACT_PEER_ADDRESSES: 'yes please' }, (w) => warnings.push(w))).toEqual({});
-    expect(warnings).toEqual([
-      'socklife: environment variable SOCKLIFE_REDACT_PEER_ADDRESSES="yes please" is not true or false; using the default false',
-    ]);
+    expect(warnings).toEqual(['socklife: environment variable SOCKLIFE_REDACT_PEER_ADDRESSES="yes please" is not true or false; using the default false']);
     expect(() => instrument({ redactPeerAddresses: 'yes' as unknown as boolean })).toThrow(
       new TypeError('socklife: option redactPeerAddresses must be true or false; got "yes"'),
     );

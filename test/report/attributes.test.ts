@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ATTR, ATTR_NETWORK_CONNECTION_STATE } from '../../src/report/attributes.js';
 
 describe('attribute names', () => {
-  it('the copied incubating name is the semantic conventions\' own', () => {
+  it("the copied incubating name is the semantic conventions' own", () => {
     expect(ATTR_NETWORK_CONNECTION_STATE).toBe(SEMCONV_CONNECTION_STATE);
   });
 

@@ -46,24 +46,23 @@ beforeAll(async () => {
   );
   const inode = (await stat(`/run/netns/${netns.name}`)).ino;
   recorder = await startKernelStateRecorder({ processes: 'all', netns: inode });
-  const run = await execa(
-    'ip',
-    ['netns', 'exec', netns.name, process.execPath, '--require', 'socklife/register', SCENARIOS],
-    {
-      cwd: ROOT,
-      env: {
-        SOCKLIFE_POLL_INTERVAL_MS: '20',
-        SOCKLIFE_SOURCE: 'ss',
-        SOCKLIFE_SPANS: 'all',
-        SCENARIO_DROPPED_PORT: String(DROPPED_PORT),
-        SCENARIO_SETTLE_MS: '400',
-      },
-      reject: false,
-      timeout: 60_000,
+  const run = await execa('ip', ['netns', 'exec', netns.name, process.execPath, '--require', 'socklife/register', SCENARIOS], {
+    cwd: ROOT,
+    env: {
+      SOCKLIFE_POLL_INTERVAL_MS: '20',
+      SOCKLIFE_SOURCE: 'ss',
+      SOCKLIFE_SPANS: 'all',
+      SCENARIO_DROPPED_PORT: String(DROPPED_PORT),
+      SCENARIO_SETTLE_MS: '400',
     },
-  );
+    reject: false,
+    timeout: 60_000,
+  });
   if (run.exitCode !== 0) throw new Error(`scenarios failed (${run.exitCode}): ${run.stderr}`);
-  const lines = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as PrintedSpan & Marker);
+  const lines = run.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as PrintedSpan & Marker);
   spans = lines.filter((l) => typeof l.name === 'string');
   markers = lines.filter((l) => typeof l.scenario === 'string');
   await recorder.sync();
@@ -112,12 +111,15 @@ function connectionsOf(scenario: string): PrintedSpan[] {
   const marker = markers.find((m) => m.scenario === scenario);
   if (marker?.clientPort === undefined) {
     // Failed handshakes: the client's span is found by the scenario's own error or reason.
-    return spans.filter((s) => s.name === 'tcp.connection' && s.attributes['tcp.connection.side'] === 'client' &&
-      (scenario === 'refused' ? s.attributes['error.type'] === 'ECONNREFUSED' : s.attributes['tcp.close.reason'] === 'timeout'));
+    return spans.filter(
+      (s) =>
+        s.name === 'tcp.connection' &&
+        s.attributes['tcp.connection.side'] === 'client' &&
+        (scenario === 'refused' ? s.attributes['error.type'] === 'ECONNREFUSED' : s.attributes['tcp.close.reason'] === 'timeout'),
+    );
   }
   return spans.filter(
-    (s) => s.name === 'tcp.connection' &&
-      (s.attributes['network.local.port'] === marker.clientPort || s.attributes['network.peer.port'] === marker.clientPort),
+    (s) => s.name === 'tcp.connection' && (s.attributes['network.local.port'] === marker.clientPort || s.attributes['network.peer.port'] === marker.clientPort),
   );
 }
 
@@ -154,9 +156,7 @@ describe('timelines against the kernel (bpftrace, sock:inet_sock_set_state)', ()
     requireKernel(ctx);
     const server = connectionsOf('server-first-peer-holds').find((s) => s.attributes['tcp.connection.side'] === 'server');
     expect(server).toBeDefined();
-    const finWait2 = (server as PrintedSpan).events.find(
-      (e) => e.name === 'tcp.state_change' && e.attributes['network.connection.state'] === 'fin_wait_2',
-    );
+    const finWait2 = (server as PrintedSpan).events.find((e) => e.name === 'tcp.state_change' && e.attributes['network.connection.state'] === 'fin_wait_2');
     expect(finWait2?.attributes['tcp.state.source']).toBe('kernel');
   });
 

@@ -142,8 +142,16 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
 
     const [clientHalf] = children(c, 'tcp.half_close');
     const [serverHalf] = children(s, 'tcp.half_close');
-    expect(clientHalf?.attributes).toMatchObject({ 'tcp.close.initiator': 'local', 'tcp.half_close.bytes.received': reply.length, 'tcp.half_close.bytes.sent': 0 });
-    expect(serverHalf?.attributes).toMatchObject({ 'tcp.close.initiator': 'peer', 'tcp.half_close.bytes.sent': reply.length, 'tcp.half_close.bytes.received': 0 });
+    expect(clientHalf?.attributes).toMatchObject({
+      'tcp.close.initiator': 'local',
+      'tcp.half_close.bytes.received': reply.length,
+      'tcp.half_close.bytes.sent': 0,
+    });
+    expect(serverHalf?.attributes).toMatchObject({
+      'tcp.close.initiator': 'peer',
+      'tcp.half_close.bytes.sent': reply.length,
+      'tcp.half_close.bytes.received': 0,
+    });
   });
 
   it('normal close, server first: the server is the closer and the client passes through close_wait', async () => {
@@ -217,12 +225,16 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
 
   it('connect timeout: SYNs dropped by a full accept queue, the application gives up', async () => {
     // A listener that never accepts, with a backlog of one that is already taken: the kernel drops further SYNs.
-    const listener = execa('python3', ['-c', [
-      'import socket,sys,time',
-      's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)',
-      'print(s.getsockname()[1], flush=True)',
-      'time.sleep(30)',
-    ].join('\n')], { reject: false });
+    const listener = execa(
+      'python3',
+      [
+        '-c',
+        ['import socket,sys,time', 's=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(0)', 'print(s.getsockname()[1], flush=True)', 'time.sleep(30)'].join(
+          '\n',
+        ),
+      ],
+      { reject: false },
+    );
     cleanups.push(() => listener.kill());
     const [portLine] = (await once(listener.stdout!, 'data')) as [Buffer];
     const port = Number(portLine.toString().trim());
@@ -246,7 +258,10 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
   });
 
   it('a host name: the DNS lookup is an event of the handshake and server.address keeps the name', async () => {
-    const port = await listen(net.createServer((socket) => socket.end()), '127.0.0.1');
+    const port = await listen(
+      net.createServer((socket) => socket.end()),
+      '127.0.0.1',
+    );
     const client = net.connect({ port, host: 'localhost', family: 4 });
     await once(client, 'connect');
     const clientPort = client.localPort as number;
@@ -307,11 +322,7 @@ describe.skipIf(skip)('after close: what the kernel does once Node has let go', 
     expect(c.attributes['tcp.close.reason']).toBe('destroyed');
     await new Promise((r) => setTimeout(r, 200)); // a few polls see the orphan
     accepted.resetAndDestroy(); // the peer's RST ends the orphan
-    const after = await waitFor(
-      () => children(c, 'tcp.after_close')[0],
-      3000,
-      'the tcp.after_close span',
-    );
+    const after = await waitFor(() => children(c, 'tcp.after_close')[0], 3000, 'the tcp.after_close span');
     const seen = after.events.filter((e) => e.name === 'tcp.state_change').map((e) => e.attributes?.['network.connection.state']);
     expect(seen).toEqual(['fin_wait_2', 'closed']);
     for (const e of after.events) expect(e.attributes?.['tcp.state.source']).toBe('kernel');
@@ -329,9 +340,7 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
     const port = await listen(server, '::');
     // Dual-stack: an IPv4 client of a '::' server is seen as ::ffff:127.0.0.1 and reported as 127.0.0.1.
     const get = (host: string, agent?: http.Agent) =>
-      new Promise<void>((resolve, reject) =>
-        http.get({ host, port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject),
-      );
+      new Promise<void>((resolve, reject) => http.get({ host, port, agent }, (res) => res.resume().on('end', resolve)).on('error', reject));
     await get('127.0.0.1');
     await get('::1');
     const keepAlive = new http.Agent({ keepAlive: true });
@@ -339,7 +348,11 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
     await get('127.0.0.1', keepAlive);
     const response = await fetch(`http://127.0.0.1:${port}/`);
     expect(await response.text()).toBe('ok');
-    await waitFor(() => (telemetry.spans('tcp.connection').filter((s) => s.kind === SpanKind.SERVER).length >= 4 ? true : undefined), 3000, 'four server spans');
+    await waitFor(
+      () => (telemetry.spans('tcp.connection').filter((s) => s.kind === SpanKind.SERVER).length >= 4 ? true : undefined),
+      3000,
+      'four server spans',
+    );
     const servers = telemetry.spans('tcp.connection').filter((s) => s.kind === SpanKind.SERVER);
     const peers = servers.map((s) => `${s.attributes['network.type']} ${s.attributes['client.address']}`).sort();
     expect(peers).toEqual(['ipv4 127.0.0.1', 'ipv4 127.0.0.1', 'ipv4 127.0.0.1', 'ipv6 ::1']);
@@ -356,8 +369,21 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
 
   it.skipIf(skipWithReason(missingTool('openssl', ['version'])))('tls: the TCP connection under TLS, on both sides', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'socklife-tls-'));
-    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    await execa('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const cert = readFileSync(join(dir, 'cert.pem'));
     const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
       req.resume();
@@ -377,7 +403,9 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
     expect(text).toMatch(/secure$/);
     const spans = await waitFor(
       () => {
-        const found = telemetry.spans('tcp.connection').filter((s) => s.attributes['network.peer.port'] === port || s.attributes['network.local.port'] === port);
+        const found = telemetry
+          .spans('tcp.connection')
+          .filter((s) => s.attributes['network.peer.port'] === port || s.attributes['network.local.port'] === port);
         return found.length >= 2 ? found : undefined;
       },
       3000,

@@ -40,7 +40,7 @@ function poll(overrides: Partial<ListenPoll> = {}): ListenPoll {
 }
 
 describe('ListenMetrics', () => {
-  it("gauges what the last poll saw per listener, and nothing for one whose rows it did not read", async () => {
+  it('gauges what the last poll saw per listener, and nothing for one whose rows it did not read', async () => {
     metrics.observe(poll());
     const listener = { 'server.address': '127.0.0.1', 'server.port': 8080 };
     expect(await points('tcp.listen.syn_received')).toEqual([[listener, 3]]);

@@ -91,9 +91,7 @@ function connectionShapes(telemetry: Telemetry) {
 /** Connections closed, as the duration histogram counts them, by side. */
 async function closedCount(telemetry: Telemetry, side: string): Promise<number> {
   const metric = await telemetry.metric('tcp.connection.duration');
-  return (metric?.dataPoints ?? [])
-    .filter((p) => p.attributes['tcp.connection.side'] === side)
-    .reduce((n, p) => n + (p.value as { count: number }).count, 0);
+  return (metric?.dataPoints ?? []).filter((p) => p.attributes['tcp.connection.side'] === side).reduce((n, p) => n + (p.value as { count: number }).count, 0);
 }
 
 /** Notable connections: each must export the same spans under `anomalies` as under `all`. */
@@ -252,7 +250,13 @@ describe.skipIf(skip)('span policy on live sockets, real SDK', () => {
 
   it('requireParentSpan: a client connection without an active span makes no span, one inside a span does', async () => {
     const telemetry = createTelemetry();
-    handle = instrument({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, source: 'none', spans: 'all', requireParentSpan: true });
+    handle = instrument({
+      tracerProvider: telemetry.tracerProvider,
+      meterProvider: telemetry.meterProvider,
+      source: 'none',
+      spans: 'all',
+      requireParentSpan: true,
+    });
     const server = net.createServer((socket) => socket.end()).listen(0, '127.0.0.1');
     cleanups.push(() => server.close());
     const port = await listening(server);

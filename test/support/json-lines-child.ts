@@ -60,7 +60,7 @@ export class JsonLinesChild {
         what,
       );
     } catch (error) {
-      throw new Error(`${(error as Error).message}\nchild stderr:\n${this.stderrText.slice(-2000)}`);
+      throw new Error(`${(error as Error).message}\nchild stderr:\n${this.stderrText.slice(-2000)}`, { cause: error });
     }
   }
 

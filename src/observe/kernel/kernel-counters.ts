@@ -18,7 +18,11 @@ export function parseSnmpStyle(text: string): SnmpCounters {
       continue;
     }
     const prefix = line.slice(0, colon);
-    const words = line.slice(colon + 1).trim().split(/\s+/).filter((w) => w !== '');
+    const words = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
     const isValueLine = words.length > 0 && words.every((w) => /^-?\d+$/.test(w));
     if (pending !== undefined && pending.prefix === prefix && isValueLine) {
       if (pending.names.length === words.length) {

@@ -44,9 +44,7 @@ const JOINED_HEADER_WORDS: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** The layout every kernel since 2.6 prints, used until (or unless) a header line is seen. */
-const DEFAULT_LAYOUT: Layout = layoutFromHeader(
-  'sl local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode',
-) as Layout;
+const DEFAULT_LAYOUT: Layout = layoutFromHeader('sl local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode') as Layout;
 
 export interface ProcNetTcpParseOptions {
   /**
@@ -179,7 +177,7 @@ export function formatIpv6(bytes: readonly number[]): string {
   for (let i = 0; i < 16; i += 2) words.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   let bestStart = -1;
   let bestLength = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;

@@ -29,13 +29,7 @@ type Failure =
  * once. Whatever is left of the group after any failure is killed, and so is every tool still
  * running when the process exits. The child never keeps the process alive.
  */
-export function runTool(
-  source: KernelSourceName,
-  command: string,
-  argv: readonly string[],
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<string> {
+export function runTool(source: KernelSourceName, command: string, argv: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
   signal?.throwIfAborted();
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];

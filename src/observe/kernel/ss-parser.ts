@@ -74,7 +74,7 @@ export function parseSs(text: string, options: SsParseOptions = {}): ParseResult
   const rows: KernelSocketRow[] = [];
   let skipped = 0;
   let last: SsRow | undefined;
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const first = text.charCodeAt(start);

@@ -9,7 +9,7 @@ if (handle.options.pollIntervalMs === MARK) {
   console.log('socklife was not running: socklife/register did not start it');
   process.exitCode = 1;
 } else {
-  const { tracerProvider, meterProvider, ...options } = handle.options;
+  const { tracerProvider: _tracerProvider, meterProvider: _meterProvider, ...options } = handle.options;
   console.log(`socklife/register started socklife (source ${handle.source}): ${JSON.stringify(options)}`);
 }
 handle.stop();

@@ -25,11 +25,14 @@ if (cluster.isPrimary) {
         client.on('error', () => {});
         clients.push(client);
       }
-      setTimeout(() => {
-        for (const w of workers) w.kill('SIGKILL');
-        console.log('done');
-        process.exit(0);
-      }, Number(process.env.RUN_MS ?? 2500));
+      setTimeout(
+        () => {
+          for (const w of workers) w.kill('SIGKILL');
+          console.log('done');
+          process.exit(0);
+        },
+        Number(process.env.RUN_MS ?? 2500),
+      );
     });
   }
 } else {

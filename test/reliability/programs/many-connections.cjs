@@ -93,7 +93,7 @@ function added(before) {
   // The client process and its channel, and stdout (the report goes through it), come before the snapshot.
   const client = fork(__filename, [], { env: { ...process.env, ROLE: 'client' } });
   const clientExit = new Promise((r) => client.once('exit', r));
-  process.stdout;
+  void process.stdout;
   const before = process.getActiveResourcesInfo();
   const reader = new OnDemandReader();
   const meterProvider = new MeterProvider({ readers: [reader] });

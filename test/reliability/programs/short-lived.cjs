@@ -10,15 +10,17 @@ function whenExists(file, then) {
 }
 
 whenExists(process.env.WAIT_FOR, () => {
-  const server = net.createServer((socket) => socket.pipe(socket)).listen(0, '127.0.0.1', () => {
-    const client = net.connect(server.address().port, '127.0.0.1', () => client.end('ping'));
-    let received = '';
-    client.setEncoding('utf8');
-    client.on('data', (chunk) => (received += chunk));
-    client.on('close', () => {
-      console.log(`echo ${received}`);
-      server.close();
-      if (process.env.EXIT === 'explicit') process.exit(0);
+  const server = net
+    .createServer((socket) => socket.pipe(socket))
+    .listen(0, '127.0.0.1', () => {
+      const client = net.connect(server.address().port, '127.0.0.1', () => client.end('ping'));
+      let received = '';
+      client.setEncoding('utf8');
+      client.on('data', (chunk) => (received += chunk));
+      client.on('close', () => {
+        console.log(`echo ${received}`);
+        server.close();
+        if (process.env.EXIT === 'explicit') process.exit(0);
+      });
     });
-  });
 });
