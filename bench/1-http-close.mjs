@@ -63,7 +63,7 @@ await runFigure(figure, async () => {
     ['1b', 'sdk+socklife-findings', 'sdk', 'server CPU per request, real SDK, spans: findings (spans only for findings): SDK+socklife / SDK only'],
     ['1c', 'sdk+one-span', 'sdk', 'server CPU per request, SDK + one empty span per connection / SDK only (what the SDK charges for one span a connection)'],
     ['1c', 'sdk+socklife-all', 'sdk', 'server CPU per request, real SDK, spans: all: SDK+socklife / SDK only'],
-    ['1a', 'socklife-source-none', 'bare', 'server CPU per request, no SDK, socklife with source: none (no ss, execa never loaded) / bare server'],
+    ['1a', 'socklife-source-none', 'bare', 'server CPU per request, no SDK, socklife with source: none (no ss ever run) / bare server'],
     ['1b', 'sdk', 'bare', 'server CPU per request, the SDK alone (BatchSpanProcessor, AsyncLocalStorage context) / bare server'],
   ];
   for (const [id, instrumented, baseline, what] of stated) {

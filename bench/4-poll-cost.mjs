@@ -163,7 +163,7 @@ await runFigure(figure, async () => {
       const wholePoll = median(polls.map((p) => p.pollEluActiveMs));
       figure.stated(
         `4-${label}`,
-        `event-loop busy time per whole poll (spawn ss through execa, read its output, parse, correlate), ${label} sockets`,
+        `event-loop busy time per whole poll (spawn ss, read its output, parse, correlate), ${label} sockets`,
         fmtMs(wholePoll),
         `event-loop utilisation from runTool() to the end of kernelRows(); median of ${polls.length}; the poll's wall time ${fmtMs(median(polls.map((p) => p.pollWallMs)))}`,
       );

@@ -100,7 +100,7 @@ class Socklife implements SocklifeHandle {
     this.listenMetrics = new ListenMetrics(this.providers);
     // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
     const timeWait = new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: isClusterWorker() });
-    bindTimeWaitMetrics(this.providers, () => timeWait.counts());
+    bindTimeWaitMetrics(this.providers, () => timeWait.counts(), options.redactPeerAddresses);
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,

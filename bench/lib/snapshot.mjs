@@ -2,7 +2,7 @@
 // private copy: bench/.snapshot/node_modules/socklife (package.json + dist), with
 // bench/.snapshot/package.json making .snapshot its own package scope. Children run with
 // .snapshot as their working directory, so `--require socklife/register` resolves to the
-// copy; its dependencies (@opentelemetry/api, execa) resolve from the repository's
+// copy; its dependencies (@opentelemetry/api, @opentelemetry/semantic-conventions) resolve from the repository's
 // node_modules, one directory further up. bench/run.mjs makes the copy once (BENCH_SNAPSHOT)
 // so that every figure measures the same build.
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -11,9 +11,8 @@ const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
 
 /**
  * `ss` for the command line: the argv of ssArguments() (fixed words and validated numbers,
- * no shell), the C locale, a timeout that ends in SIGKILL, and parseSs. It runs ss with
- * node:child_process instead of runTool, whose execa import costs the CLI more than Node's
- * own start-up (0.6 to 0.9 s measured on a busy two-core host): a command pays it on every run.
+ * no shell), the C locale, a timeout that ends in SIGKILL, and parseSs, through
+ * node:child_process: a one-shot command needs none of the library's poll machinery.
  */
 export class CliSsSource implements KernelSource {
   readonly name = 'ss' as const;

@@ -28,7 +28,7 @@ export interface FindingRecord {
 
 export function findingRecord(finding: Finding, redactPeerAddresses = false): FindingRecord {
   const spec = findingSpan(finding);
-  const a = peerRedacted(spec.attributes, redactPeerAddresses);
+  const a = peerRedacted(spec.attributes, redactPeerAddresses && spec.namesPeers !== false);
   const attributes: Record<string, unknown> = {};
   let cause: string | undefined;
   for (const [key, value] of Object.entries(a)) {

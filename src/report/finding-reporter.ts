@@ -15,6 +15,8 @@ export interface FindingSpan {
   readonly attributes: Attributes;
   /** Status ERROR with this message. */
   readonly errorMessage: string;
+  /** False when its addresses are this process's own (a listener): `redactPeerAddresses` leaves them. Default true. */
+  readonly namesPeers?: boolean;
   /** The connection whose trace the finding joins, if it is about one. */
   readonly connection?: Connection;
 }
@@ -35,6 +37,7 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     endTime: pressure.detectedAt,
     attributes: listenPressureAttributes(pressure),
     errorMessage: listenPressureMessage(pressure),
+    namesPeers: false,
   }),
   half_close_stuck: (stuck) => ({
     name: 'tcp.half_close.stuck',
@@ -103,7 +106,7 @@ export class FindingSpanReporter implements FindingSink {
     }
     const spec = findingSpan(finding);
     const parent = (spec.connection === undefined ? undefined : this.connectionContext(spec.connection)) ?? ROOT_CONTEXT;
-    const attributes = peerRedacted(spec.attributes, this.redactPeerAddresses);
+    const attributes = peerRedacted(spec.attributes, this.redactPeerAddresses && spec.namesPeers !== false);
     const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes }, parent);
     span.setStatus({ code: SpanStatusCode.ERROR, message: spec.errorMessage });
     endSpan(span, spec.endTime);

@@ -10,12 +10,12 @@ import type { Providers } from './providers.js';
  * the threshold, or no kernel source) leaves the last counts in place, for as long as the port
  * listens or the destination is remembered.
  */
-export function bindTimeWaitMetrics(providers: Providers, counts: () => readonly TimeWaitCount[]): void {
-  providers.bindMeter((meter) => bind(meter, counts));
+export function bindTimeWaitMetrics(providers: Providers, counts: () => readonly TimeWaitCount[], redactPeerAddresses = false): void {
+  providers.bindMeter((meter) => bind(meter, counts, redactPeerAddresses));
 }
 
 /** Makes the gauges on `meter`; returns what removes their callbacks. */
-function bind(meter: Meter, counts: () => readonly TimeWaitCount[]): () => void {
+function bind(meter: Meter, counts: () => readonly TimeWaitCount[], redact: boolean): () => void {
   const count = meter.createObservableGauge('tcp.time_wait.count', {
     description:
       'TIME_WAIT sockets on a listening port of this process (server side) or towards a destination it connects to (client side), at the last poll that counted them.',
@@ -26,12 +26,12 @@ function bind(meter: Meter, counts: () => readonly TimeWaitCount[]): () => void 
     unit: '1',
   });
   const observeCount = (result: ObservableResult): void => {
-    for (const c of counts()) result.observe(c.count, countAttributes(c));
+    for (const c of counts()) result.observe(c.count, countAttributes(c, redact));
   };
   const observeUtilization = (result: ObservableResult): void => {
     for (const c of counts()) {
       if (c.side !== 'client' || c.utilization === undefined) continue;
-      result.observe(c.utilization, { [ATTR.serverAddress]: c.destination.address, [ATTR.serverPort]: c.destination.port });
+      result.observe(c.utilization, destinationAttributes(c.destination, redact));
     }
   };
   count.addCallback(observeCount);
@@ -42,10 +42,13 @@ function bind(meter: Meter, counts: () => readonly TimeWaitCount[]): () => void 
   };
 }
 
-function countAttributes(c: TimeWaitCount): Attributes {
-  if (c.side === 'client') {
-    return { [ATTR.socketSide]: 'client', [ATTR.serverAddress]: c.destination.address, [ATTR.serverPort]: c.destination.port };
-  }
+/** A destination as metric attributes; its address left out under `redactPeerAddresses`. */
+function destinationAttributes(destination: { readonly address: string; readonly port: number }, redact: boolean): Attributes {
+  return redact ? { [ATTR.serverPort]: destination.port } : { [ATTR.serverAddress]: destination.address, [ATTR.serverPort]: destination.port };
+}
+
+function countAttributes(c: TimeWaitCount, redact: boolean): Attributes {
+  if (c.side === 'client') return { [ATTR.socketSide]: 'client', ...destinationAttributes(c.destination, redact) };
   const attributes: Attributes = { [ATTR.socketSide]: 'server', [ATTR.serverPort]: c.port };
   if (c.sharedListener) attributes[ATTR.listenerShared] = true;
   return attributes;

@@ -155,4 +155,17 @@ describe('gauges tcp.time_wait.count and tcp.ephemeral_ports.utilization', () =>
     providers.stop();
     expect(await points('tcp.time_wait.count')).toEqual([]);
   });
+
+  it('leave the destination address out under redactPeerAddresses, its port kept', async () => {
+    const reader = new DeltaReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    shutdowns.push(() => meterProvider.shutdown());
+    const counts: TimeWaitCount[] = [{ side: 'client', destination: { address: '10.0.0.7', port: 5432 }, count: 300, utilization: 0.25 }];
+    const providers = new Providers(trace.getTracerProvider(), meterProvider);
+    bindTimeWaitMetrics(providers, () => counts, true);
+    const { resourceMetrics } = await reader.collect();
+    const points = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).flatMap((m) => m.dataPoints.map((p) => p.attributes));
+    expect(points).toEqual([{ 'tcp.connection.side': 'client', 'server.port': 5432 }, { 'server.port': 5432 }]);
+    providers.stop();
+  });
 });
