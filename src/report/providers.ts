@@ -110,6 +110,17 @@ function bindGuarded(bind: MeterBinding, meter: Meter): () => void {
 /** What every measurement failure is said as: once, whichever instrument met it. */
 const INSTRUMENT = 'a metric instrument';
 
+/** A measurement (`add()`, `record()`) that never throws: a failure is said once. */
+function guardedMeasurement<A, B, C>(measure: (value: A, attributes: B, context: C) => void): (value: A, attributes: B, context: C) => void {
+  return (value, attributes, context) => {
+    try {
+      measure(value, attributes, context);
+    } catch (error) {
+      sayOnce(INSTRUMENT, error);
+    }
+  };
+}
+
 /**
  * A meter whose synchronous instruments never throw (the SDK runs views and attribute
  * processors inside `add()` and `record()`), and whose instruments fall back to no-op ones when
@@ -124,15 +135,7 @@ class GuardedMeter implements Meter {
       () => this.meter.createCounter<A>(name, options),
       () => NOOP_METER.createCounter<A>(name, options),
     );
-    return {
-      add(value, attributes, context) {
-        try {
-          inner.add(value, attributes, context);
-        } catch (error) {
-          sayOnce(INSTRUMENT, error);
-        }
-      },
-    };
+    return { add: guardedMeasurement((value, attributes, context) => inner.add(value, attributes, context)) };
   }
 
   createUpDownCounter<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): UpDownCounter<A> {
@@ -140,15 +143,7 @@ class GuardedMeter implements Meter {
       () => this.meter.createUpDownCounter<A>(name, options),
       () => NOOP_METER.createUpDownCounter<A>(name, options),
     );
-    return {
-      add(value, attributes, context) {
-        try {
-          inner.add(value, attributes, context);
-        } catch (error) {
-          sayOnce(INSTRUMENT, error);
-        }
-      },
-    };
+    return { add: guardedMeasurement((value, attributes, context) => inner.add(value, attributes, context)) };
   }
 
   createHistogram<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Histogram<A> {
@@ -156,15 +151,7 @@ class GuardedMeter implements Meter {
       () => this.meter.createHistogram<A>(name, options),
       () => NOOP_METER.createHistogram<A>(name, options),
     );
-    return {
-      record(value, attributes, context) {
-        try {
-          inner.record(value, attributes, context);
-        } catch (error) {
-          sayOnce(INSTRUMENT, error);
-        }
-      },
-    };
+    return { record: guardedMeasurement((value, attributes, context) => inner.record(value, attributes, context)) };
   }
 
   createGauge<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): Gauge<A> {
@@ -172,15 +159,7 @@ class GuardedMeter implements Meter {
       () => this.meter.createGauge<A>(name, options),
       () => NOOP_METER.createGauge<A>(name, options),
     );
-    return {
-      record(value, attributes, context) {
-        try {
-          inner.record(value, attributes, context);
-        } catch (error) {
-          sayOnce(INSTRUMENT, error);
-        }
-      },
-    };
+    return { record: guardedMeasurement((value, attributes, context) => inner.record(value, attributes, context)) };
   }
 
   createObservableGauge<A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): ObservableGauge<A> {
