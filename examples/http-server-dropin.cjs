@@ -12,10 +12,12 @@ const poll = Number(process.env.SOCKLIFE_POLL_INTERVAL_MS ?? 5_000);
 
 const server = http.createServer((req, _res) => {
   // BUG 1: uploads wait for a free slot before their body is read, and no slot ever frees.
-  // Nobody reads the body, so Node pauses the socket: the client's FIN waits unread in the
-  // kernel, 'end' never fires, and Node's http server does not close it (for 5 minutes:
-  // its requestTimeout).
+  // The socket is paused to hold the body back (Node 24's http server would otherwise read on
+  // to the client's FIN and close the connection itself): the client's FIN waits unread in the
+  // kernel, 'end' never fires, and Node's http server does not close it (for 5 minutes: its
+  // requestTimeout).
   console.log(`[server] upload from port ${req.socket.remotePort}: waiting for a slot before reading it`);
+  req.socket.pause();
 });
 
 server.on('upgrade', (req, socket) => {

@@ -1,5 +1,5 @@
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /** The target cannot be examined: no such process, or not allowed to read it. Exit code 2. */
 export class TargetError extends Error {
@@ -14,7 +14,7 @@ export type NetnsRelation = 'same' | 'other' | 'unknown';
 
 export interface ProcessSockets {
   readonly pid: number;
-  /** /proc/N/comm: the executable's name, up to 15 characters; undefined when unreadable. */
+  /** The program's name: argv[0]'s base name from /proc/N/cmdline, else /proc/N/comm (which Node 24 sets to its main thread's name); undefined when unreadable. */
   readonly name: string | undefined;
   /** Inodes of the sockets among its open files (`socket:[INODE]` links in /proc/N/fd), of every kind, not only TCP. */
   readonly inodes: ReadonlySet<number>;
@@ -55,15 +55,24 @@ export async function readProcessSockets(pid: number, procRoot = '/proc'): Promi
     }
   }
   const [name, netnsId, ownNetns] = await Promise.all([
-    readFile(join(dir, 'comm'), 'utf8').then(
-      (s) => s.trim(),
-      () => undefined,
-    ),
+    processName(dir),
     readlink(join(dir, 'ns', 'net')).catch(() => undefined),
     readlink(join(procRoot, 'self', 'ns', 'net')).catch(() => undefined),
   ]);
   const netns: NetnsRelation = netnsId === undefined || ownNetns === undefined ? 'unknown' : netnsId === ownNetns ? 'same' : 'other';
   return { pid, name, inodes, netns, netnsId, ownNetnsId: ownNetns };
+}
+
+async function processName(dir: string): Promise<string | undefined> {
+  const argv0 = await readFile(join(dir, 'cmdline'), 'utf8').then(
+    (s) => s.split('\0')[0] ?? '',
+    () => '',
+  );
+  if (argv0 !== '') return basename(argv0);
+  return readFile(join(dir, 'comm'), 'utf8').then(
+    (s) => s.trim(),
+    () => undefined,
+  );
 }
 
 /** The uid that owns /proc/N; a missing directory is told apart from a hidden one (hidepid) by kill(pid, 0). */
