@@ -49,6 +49,7 @@ describe('instrumentation never harms its host', () => {
       end: net.Socket.prototype.end,
       destroy: net.Socket.prototype.destroy,
       connect: net.Socket.prototype.connect,
+      emit: net.Socket.prototype.emit,
     };
     const handle = instrument({ source: 'none' });
     expect(net.Socket.prototype.connect).not.toBe(before.connect);
@@ -59,9 +60,12 @@ describe('instrumentation never harms its host', () => {
     expect(server.listenerCount('connection')).toBe(serverListeners + 1);
     const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
     await once(client, 'connect');
+    // Events are seen through the emit wrapper: no listener is added to a socket.
     const listenersWhileOn = client.listenerCount('close');
+    expect(net.Socket.prototype.emit).not.toBe(before.emit);
     handle.stop();
-    expect(client.listenerCount('close')).toBe(listenersWhileOn - 1);
+    expect(client.listenerCount('close')).toBe(listenersWhileOn);
+    expect(net.Socket.prototype.emit).toBe(before.emit);
     expect(server.listenerCount('connection')).toBe(serverListeners);
     expect(net.Socket.prototype.end).toBe(before.end);
     expect(net.Socket.prototype.destroy).toBe(before.destroy);

@@ -33,7 +33,8 @@ export interface SocketSink {
   isTracked(socket: SocketView): boolean;
   /** A TCP socket appeared; returns false when the sink does not want it. */
   socketOpened(socket: SocketView, side: SocketSide, stack: CreationStack | undefined): boolean;
-  socketEvent(socket: SocketView, event: SocketEvent): void;
+  /** Returns false when the socket was never followed (one lookup serves both questions). */
+  socketEvent(socket: SocketView, event: SocketEvent): boolean;
 }
 
 /** Where listening servers go: `requestedBacklog` as given to `listen()`, when it was. */
@@ -51,13 +52,20 @@ interface Subscription {
   readonly unsubscribe: () => void;
 }
 
-type PatchedMethod = 'connect' | 'end' | 'destroy' | 'resetAndDestroy';
+type PatchedMethod = 'connect' | 'end' | 'destroy' | 'resetAndDestroy' | 'emit';
+
+/** The socket events socklife follows. */
+type ObservedEvent = 'connect' | 'lookup' | 'timeout' | 'end' | 'finish' | 'close';
 
 /**
  * Observes Node's TCP sockets: the diagnostics channels `net.client.socket` and
  * `net.server.socket` for every socket, `observeServer()` for one server, socket events,
- * and the `end()`/`destroy()` calls. It never adds an `'error'` listener (that would stop an
- * unhandled error from surfacing) and never changes a stream's flowing mode.
+ * and the `end()`/`destroy()` calls. Events are seen through one wrapper of
+ * `net.Socket.prototype.emit`, before any listener runs, rather than through listeners added
+ * to each socket: four to six `prependListener` calls per connection turned each event's
+ * single listener into an array that `emit` copies on every event. It never adds an `'error'`
+ * listener (that would stop an unhandled error from surfacing) and never changes a stream's
+ * flowing mode.
  */
 export class NodeSocketObserver {
   private readonly subscriptions: Subscription[] = [];
@@ -69,55 +77,13 @@ export class NodeSocketObserver {
   /** Servers given to `observeServer`, with their listeners, so that `disable()` can take them off. */
   private readonly observedServers = new Map<net.Server, { readonly connection: (socket: net.Socket) => void; readonly listening: () => void }>();
   private readonly originals = new Map<PatchedMethod, unknown>();
-  /** One set of listener functions shared by all sockets: no closures per socket. */
-  private readonly listeners: Readonly<Record<'connect' | 'lookup' | 'timeout' | 'end' | 'finish' | 'close', (this: net.Socket, ...args: unknown[]) => void>>;
-  /** Accepted sockets never connect or look up a name: four listeners instead of six. */
-  private readonly clientListeners: ReadonlyArray<readonly [string, (this: net.Socket, ...args: unknown[]) => void]>;
-  private readonly serverListeners: ReadonlyArray<readonly [string, (this: net.Socket, ...args: unknown[]) => void]>;
   private enabled = false;
 
   constructor(
     private readonly sink: SocketSink,
     private readonly options: NodeSocketObserverOptions,
     private readonly listenSink: ListenSink = () => {},
-  ) {
-    // Listeners run inside the application's event emission: nothing may escape them.
-    const report = (socket: net.Socket, event: SocketEvent): void => {
-      try {
-        sink.socketEvent(socket, event);
-      } catch (error) {
-        diag.error('socklife: could not record a socket event', error);
-      }
-    };
-    this.listeners = {
-      connect(this: net.Socket) {
-        report(this, CONNECT);
-      },
-      lookup(this: net.Socket, error: unknown, address: unknown, _family: unknown, host: unknown) {
-        report(this, {
-          type: 'lookup',
-          host: typeof host === 'string' ? host : '',
-          ...(typeof address === 'string' ? { address } : {}),
-          ...(error instanceof Error ? { error } : {}),
-        });
-      },
-      timeout(this: net.Socket) {
-        report(this, TIMEOUT);
-      },
-      end(this: net.Socket) {
-        report(this, END);
-      },
-      finish(this: net.Socket) {
-        report(this, FINISH);
-      },
-      close(this: net.Socket) {
-        const error = this.errored;
-        report(this, error instanceof Error ? { type: 'close', error } : CLOSE);
-      },
-    };
-    this.clientListeners = Object.entries(this.listeners);
-    this.serverListeners = this.clientListeners.filter(([event]) => event !== 'connect' && event !== 'lookup');
-  }
+  ) {}
 
   enable(): void {
     if (this.enabled) return;
@@ -215,21 +181,19 @@ export class NodeSocketObserver {
       stack = side === 'client' ? captureCreationStack(cutAbove) : this.serverStack(socket);
     }
     if (!this.sink.socketOpened(socket, side, stack)) return;
-    // Prepended: an accepted socket is announced after the application's 'connection' handler
-    // has added its own listeners, and FIN byte counts must be taken before they write.
-    const listeners = side === 'client' ? this.clientListeners : this.serverListeners;
-    for (const [event, listener] of listeners) socket.prependListener(event, listener);
+    // Its events reach the sink through the emit wrapper, ahead of every listener (FIN byte
+    // counts are taken before the application's handlers write).
     const early = this.earlyCalls.get(socket);
     if (early === undefined) return;
     this.earlyCalls.delete(socket);
     for (const called of early) this.sink.socketEvent(socket, called);
   }
 
-  /** Removes socklife's listeners from a socket (on `stop()`, or when it turns out not to be TCP). */
-  detach(socket: SocketView): void {
-    if (!(socket instanceof net.Socket)) return;
-    for (const [event, listener] of this.clientListeners) socket.removeListener(event, listener);
-  }
+  /**
+   * Lets go of a socket (on `stop()`, or when it turns out not to be TCP). Nothing is attached
+   * to a socket itself: the emit wrapper asks the sink, which has forgotten it.
+   */
+  detach(_socket: SocketView): void {}
 
   private serverStack(socket: net.Socket): CreationStack | undefined {
     const server = (socket as net.Socket & { server?: unknown }).server;
@@ -239,18 +203,20 @@ export class NodeSocketObserver {
   /**
    * end()/destroy() are methods, not events: wrap them once on the prototype while enabled.
    * connect() is wrapped to adopt sockets no channel announces: `new net.Socket().connect()`
-   * and `tls.connect()` on Node 20, when auto-instrumenting.
+   * and `tls.connect()` on Node 20, when auto-instrumenting. emit() is wrapped to see the
+   * events of followed sockets (`patchEmit`).
    */
   private patchSocketMethods(): void {
     const proto = net.Socket.prototype as unknown as Record<PatchedMethod, (...args: unknown[]) => unknown>;
     const sink = this.sink;
-    const events: Record<PatchedMethod, SocketEvent | undefined> = {
+    const events: Record<Exclude<PatchedMethod, 'emit'>, SocketEvent | undefined> = {
       connect: undefined,
       end: END_CALLED,
       destroy: DESTROY_CALLED,
       resetAndDestroy: RESET_CALLED,
     };
-    for (const method of Object.keys(events) as PatchedMethod[]) {
+    this.patchEmit(proto);
+    for (const method of Object.keys(events) as Exclude<PatchedMethod, 'emit'>[]) {
       if (method === 'connect' && !this.options.autoInstrument) continue;
       const original = proto[method];
       if (typeof original !== 'function') continue;
@@ -265,24 +231,51 @@ export class NodeSocketObserver {
         if (pending === undefined) this.earlyCalls.set(socket, [called]);
         else if (pending.length < MAX_EARLY_CALLS) pending.push(called);
       };
-      const adoptClient = (socket: net.Socket, args: unknown[], wrapper: (...args: never[]) => unknown): void => {
+      const adoptClient = (socket: net.Socket, args: ArrayLike<unknown>, wrapper: (...args: never[]) => unknown): void => {
         if (!this.enabled) return;
         this.adopt(socket, 'client', wrapper);
         sink.socketEvent(socket, { type: 'connect_called', ...connectTarget(args) });
       };
-      const wrapped = function (this: net.Socket, ...args: unknown[]): unknown {
+      // `arguments` rather than rest parameters: no array made per call.
+      const wrapped = function (this: net.Socket): unknown {
         try {
-          if (event === undefined) adoptClient(this, args, wrapped);
-          else if (sink.isTracked(this)) sink.socketEvent(this, event);
-          else earlyCall(this, event);
+          if (event === undefined) adoptClient(this, arguments, wrapped);
+          else if (!sink.socketEvent(this, event)) earlyCall(this, event);
         } catch {
           // Never let bookkeeping break the application's call.
         }
-        return original.apply(this, args);
+        return Reflect.apply(original, this, arguments);
       };
       Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
       proto[method] = wrapped;
     }
+  }
+
+  /**
+   * One wrapper of `emit` for every socket: the followed events of a followed socket go to the
+   * sink before any listener runs; every other call goes straight through.
+   */
+  private patchEmit(proto: Record<PatchedMethod, (...args: unknown[]) => unknown>): void {
+    const original = proto.emit;
+    if (typeof original !== 'function') return;
+    this.originals.set('emit', Object.prototype.hasOwnProperty.call(proto, 'emit') ? original : undefined);
+    const sink = this.sink;
+    // Runs inside the application's event emission: nothing may escape it.
+    const report = (socket: net.Socket, type: ObservedEvent, args: IArguments): void => {
+      try {
+        sink.socketEvent(socket, eventOf(socket, type, args));
+      } catch (error) {
+        diag.error('socklife: could not record a socket event', error);
+      }
+    };
+    const wrapped = function (this: net.Socket, type: unknown): unknown {
+      if (type === 'close' || type === 'end' || type === 'finish' || type === 'connect' || type === 'timeout' || type === 'lookup') {
+        report(this, type, arguments);
+      }
+      return Reflect.apply(original, this, arguments);
+    };
+    Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
+    proto.emit = wrapped;
   }
 
   private restoreSocketMethods(): void {
@@ -310,8 +303,38 @@ const END_CALLED: SocketEvent = Object.freeze({ type: 'end_called' });
 const DESTROY_CALLED: SocketEvent = Object.freeze({ type: 'destroy_called', reset: false });
 const RESET_CALLED: SocketEvent = Object.freeze({ type: 'destroy_called', reset: true });
 
+/** The sink's form of an emitted event (`args`: emit's arguments, the event name first). */
+function eventOf(socket: net.Socket, type: ObservedEvent, args: IArguments): SocketEvent {
+  switch (type) {
+    case 'connect':
+      return CONNECT;
+    case 'lookup': {
+      // emit('lookup', error, address, family, host)
+      const error: unknown = args[1];
+      const address: unknown = args[2];
+      const host: unknown = args[4];
+      return {
+        type: 'lookup',
+        host: typeof host === 'string' ? host : '',
+        ...(typeof address === 'string' ? { address } : {}),
+        ...(error instanceof Error ? { error } : {}),
+      };
+    }
+    case 'timeout':
+      return TIMEOUT;
+    case 'end':
+      return END;
+    case 'finish':
+      return FINISH;
+    case 'close': {
+      const error = socket.errored;
+      return error instanceof Error ? { type: 'close', error } : CLOSE;
+    }
+  }
+}
+
 /** The port and host of `connect(options)`, `connect(port, host?)` or `connect([options, cb])`. */
-function connectTarget(args: unknown[]): { host: string | undefined; port: number | undefined } {
+function connectTarget(args: ArrayLike<unknown>): { host: string | undefined; port: number | undefined } {
   // net.connect() passes Node's normalized [options, callback] array as the only argument.
   const first = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
   if (typeof first === 'object' && first !== null) {
