@@ -53,7 +53,13 @@ export interface ConnectionModel {
  * all through `setState`, and keeps the indexes the poll and the detectors need.
  */
 export class ConnectionTracker implements SocketSink, ConnectionModel {
-  private readonly bySocket = new WeakMap<SocketView, Connection>();
+  /**
+   * Where a socket's record is kept: a property of the socket under this tracker's own
+   * symbol, not a WeakMap entry. Setting a WeakMap entry whose key is a new socket takes
+   * V8's ephemeron write barrier slow path and makes the socket an identity hash, on every
+   * connection.
+   */
+  private readonly recordKey: symbol = Symbol('socklife.connection');
   private readonly live = new Set<Connection>();
   private readonly byTuple = new TupleIndex<IndexedConnection>();
   private readonly inState = new Map<TcpState, Set<Connection>>();
@@ -126,18 +132,22 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     this.endpoints.serverListening(server);
   }
 
+  private recordOf(socket: SocketView): Connection | undefined {
+    return (socket as RecordHolder)[this.recordKey];
+  }
+
   isTracked(socket: SocketView): boolean {
-    return this.bySocket.has(socket);
+    return this.recordOf(socket) !== undefined;
   }
 
   socketOpened(socket: SocketView, side: SocketSide, creationStack: CreationStack | undefined): boolean {
-    if (this.stopped || this.bySocket.has(socket)) return false;
+    if (this.stopped || this.recordOf(socket) !== undefined) return false;
     // A pipe server's sockets are not TCP (its listening port, read once per server, is absent).
     const listening = side === 'server' ? this.endpoints.listeningEndpoint(socket) : undefined;
     if (side === 'server' && listening === undefined) return false;
     const time = this.now();
     const connection = newConnection(this.nextId++, side, time, creationStack, socket);
-    this.bySocket.set(socket, connection);
+    (socket as RecordHolder)[this.recordKey] = connection;
     this.live.add(connection);
     this.addToState(connection);
     if (listening !== undefined) this.setFilterPort(connection, listening.port);
@@ -148,53 +158,59 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     return true;
   }
 
-  socketEvent(socket: SocketView, event: SocketEvent): void {
-    if (this.stopped) return;
-    const c = this.bySocket.get(socket);
-    if (c === undefined || c.closedAt !== undefined) return;
+  socketEvent(socket: SocketView, event: SocketEvent): boolean {
+    if (this.stopped) return false;
+    const c = this.recordOf(socket);
+    if (c === undefined) return false;
+    // Closed, or forgotten (not TCP): its socket is no longer followed.
+    if (c.socket === undefined) return true;
     const time = this.now();
     switch (event.type) {
       case 'connect':
         // A connect() with a port is TCP; only without one (a path) is the family worth a getpeername.
         if (c.filterPort === undefined && !isInetFamily(socket.remoteFamily)) {
           this.forget(c, socket);
-          return;
+          return true;
         }
         c.connectedAt ??= time;
         if (c.recorded) this.ensureEndpoints(c);
         this.setState(c, TcpState.Established, 'socket_event', time);
-        return;
+        return true;
       case 'connect_called':
-        if (c.target !== undefined) return;
+        if (c.target !== undefined) return true;
         c.target = { host: event.host, port: event.port };
         this.setFilterPort(c, event.port);
-        return;
+        return true;
       case 'lookup':
         c.lookup = { host: event.host, address: event.address, error: event.error, at: time };
-        guarded('a connection listener', () => this.listener.lookedUp(c), undefined);
-        return;
+        try {
+          this.listener.lookedUp(c);
+        } catch (error) {
+          listenerThrew(error);
+        }
+        return true;
       case 'timeout':
         c.timeoutAt = time;
-        return;
+        return true;
       case 'end': {
-        if (c.peerFinAt !== undefined) return;
+        if (c.peerFinAt !== undefined) return true;
         const proved = stateAfterPeerFin(c);
         c.peerFinAt = time;
         this.markFin(c, socket, 'peer', time);
         if (proved !== undefined) this.setState(c, proved, 'socket_event', time);
-        return;
+        return true;
       }
       case 'finish': {
-        if (c.localFinAt !== undefined) return;
+        if (c.localFinAt !== undefined) return true;
         c.localFinAt = time;
         this.markFin(c, socket, 'local', time);
         const proved = stateAfterLocalFin(c);
         if (proved !== undefined) this.setState(c, proved, 'socket_event', time);
-        return;
+        return true;
       }
       case 'end_called':
         c.endCalledAt ??= time;
-        return;
+        return true;
       case 'destroy_called':
         c.destroyCalledAt ??= time;
         if (event.reset) c.resetRequested = true;
@@ -206,10 +222,10 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
             c.peer = known.peer;
           }
         }
-        return;
+        return true;
       case 'close':
         this.close(c, socket, event.error, time);
-        return;
+        return true;
     }
   }
 
@@ -292,7 +308,12 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     c.stateSince = time;
     if (live) this.addToState(c);
     if (state === TcpState.Closing) c.sawClosing = true;
-    guarded('a connection listener', () => this.listener.stateChanged(c, { state, source, time }), undefined);
+    // try/catch in place of guarded(): no closure made per state change.
+    try {
+      this.listener.stateChanged(c, { state, source, time });
+    } catch (error) {
+      listenerThrew(error);
+    }
     return true;
   }
 
@@ -302,12 +323,18 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     c.bytesRead = socket.bytesRead;
     c.bytesWritten = socket.bytesWritten;
     c.closeReason = closeReasonOf(c, error);
+    // Out of the live indexes first: CLOSED is then not added to a state set only to leave it.
+    this.removeLive(c);
     // Node has let go. The kernel may keep the socket (TIME_WAIT, an orphan): the after-close
     // follow-up reports what a poll sees of it.
     this.setState(c, TcpState.Closed, 'socket_event', time);
-    this.removeLive(c);
     c.socket = undefined;
-    const follow = guarded('a connection listener', () => this.listener.closed(c), false);
+    let follow = false;
+    try {
+      follow = this.listener.closed(c);
+    } catch (error) {
+      listenerThrew(error);
+    }
     // Only a recorded connection has a trace for the kernel's after-close story to join.
     if (follow && kernelMayHoldAfterClose(c)) this.afterClose.follow(c);
   }
@@ -318,7 +345,11 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     const mark = { by, at, bytesRead: socket.bytesRead, bytesWritten: socket.bytesWritten };
     if (c.firstFin === undefined) c.firstFin = mark;
     else c.secondFin = mark;
-    guarded('a connection listener', () => this.listener.finSeen(c, mark), undefined);
+    try {
+      this.listener.finSeen(c, mark);
+    } catch (error) {
+      listenerThrew(error);
+    }
   }
 
   private forget(c: Connection, socket: SocketView): void {
@@ -346,6 +377,14 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
 }
 
 const EMPTY: ReadonlySet<Connection> = new Set();
+
+/** A socket as the tracker sees its own property on it. */
+type RecordHolder = SocketView & { [key: symbol]: Connection | undefined };
+
+/** What `guarded()` does, for the per-event paths that call the listener without a closure. */
+function listenerThrew(error: unknown): void {
+  diag.error('socklife: a connection listener threw', error);
+}
 
 /** A connection whose endpoints are known, as the 4-tuple index holds it. */
 type IndexedConnection = Connection & { local: ConnectionEndpoint; peer: ConnectionEndpoint };

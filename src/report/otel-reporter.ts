@@ -13,7 +13,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import type { Connection, FinMark, StateChange } from '../model/connection.js';
+import type { CloseReason, Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/tracker.js';
 import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
 import { endSpan, type Providers } from './providers.js';
@@ -213,9 +213,7 @@ export class OtelReporter implements ConnectionListener {
 
   closed(c: Connection): boolean {
     const end = c.closedAt ?? c.stateSince;
-    const attributes: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: c.side };
-    if (c.closeReason !== undefined) attributes[ATTR.closeReason] = c.closeReason;
-    this.connectionDuration.record(Math.max(0, end - c.createdAt) / 1000, attributes);
+    this.connectionDuration.record(Math.max(0, end - c.createdAt) / 1000, durationAttributes(c.side, c.closeReason));
     const handshakeFailed = c.side === 'client' && c.connectedAt === undefined;
     const handshakeError = handshakeFailed ? (c.error ?? new HandshakeAborted(c.closeReason)) : undefined;
     if (handshakeError !== undefined) this.recordHandshake(c, end, handshakeError);
@@ -373,6 +371,23 @@ const STATE_CHANGE_ATTRIBUTES = new Map<TcpState, Readonly<Record<StateSource, A
 );
 function stateChangeAttributes(state: TcpState, source: StateSource): Attributes {
   return (STATE_CHANGE_ATTRIBUTES.get(state) as Record<StateSource, Attributes>)[source];
+}
+
+/**
+ * The attributes of `tcp.connection.duration`, one frozen object per side and close reason
+ * (the metrics SDK reads them and keeps none it did not copy): none made per connection.
+ */
+const DURATION_ATTRIBUTES: Readonly<Record<Connection['side'], Map<CloseReason | undefined, Attributes>>> = { client: new Map(), server: new Map() };
+function durationAttributes(side: Connection['side'], reason: CloseReason | undefined): Attributes {
+  const bySide = DURATION_ATTRIBUTES[side];
+  let attributes = bySide.get(reason);
+  if (attributes === undefined) {
+    const made: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: side };
+    if (reason !== undefined) made[ATTR.closeReason] = reason;
+    attributes = Object.freeze(made);
+    bySide.set(reason, attributes);
+  }
+  return attributes;
 }
 
 /** A handshake that ended without an error but never completed (destroyed, timed out). */
