@@ -62,7 +62,14 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
   private readonly recordKey: symbol = Symbol('socklife.connection');
   private readonly live = new Set<Connection>();
   private readonly byTuple = new TupleIndex<IndexedConnection>();
-  private readonly inState = new Map<TcpState, Set<Connection>>();
+  /**
+   * Live connections per state, counted on every change; the sets themselves are built only
+   * when a detector asks (once per poll at most), so a state change costs two counter updates
+   * rather than two hash-set operations.
+   */
+  private readonly stateCount: Partial<Record<TcpState, number>> = {};
+  /** The live connections by state, as of the last change; undefined until asked again. */
+  private byState: Map<TcpState, Set<Connection>> | undefined;
   private readonly serverPorts = new Map<number, number>();
   private readonly clientPeerPorts = new Map<number, number>();
   private readonly endpoints = new EndpointReader();
@@ -82,7 +89,8 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
   }
 
   connectionsIn(state: TcpState): ReadonlySet<Connection> {
-    return this.inState.get(state) ?? EMPTY;
+    if ((this.stateCount[state] ?? 0) === 0) return EMPTY;
+    return this.stateIndex().get(state) ?? EMPTY;
   }
 
   liveConnections(): ReadonlySet<Connection> {
@@ -104,7 +112,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
    */
   stateCounts(): ReadonlyMap<TcpState, number> {
     const counts = new Map<TcpState, number>();
-    for (const [state, set] of this.inState) if (state !== TcpState.Closed) counts.set(state, set.size);
+    for (const [state, count] of Object.entries(this.stateCount) as [TcpState, number][]) if (state !== TcpState.Closed) counts.set(state, count);
     return counts;
   }
 
@@ -120,7 +128,8 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     for (const c of this.live) if (c.socket !== undefined) sockets.push(c.socket);
     this.live.clear();
     this.byTuple.clear();
-    this.inState.clear();
+    for (const state of Object.keys(this.stateCount) as TcpState[]) delete this.stateCount[state];
+    this.byState = undefined;
     this.serverPorts.clear();
     this.clientPeerPorts.clear();
     this.afterClose.clear();
@@ -366,13 +375,24 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
   }
 
   private addToState(c: Connection): void {
-    let set = this.inState.get(c.state);
-    if (set === undefined) this.inState.set(c.state, (set = new Set()));
-    set.add(c);
+    this.stateCount[c.state] = (this.stateCount[c.state] ?? 0) + 1;
+    this.byState = undefined;
   }
 
   private removeFromState(c: Connection): void {
-    this.inState.get(c.state)?.delete(c);
+    this.stateCount[c.state] = (this.stateCount[c.state] ?? 1) - 1;
+    this.byState = undefined;
+  }
+
+  private stateIndex(): Map<TcpState, Set<Connection>> {
+    if (this.byState !== undefined) return this.byState;
+    const index = new Map<TcpState, Set<Connection>>();
+    for (const c of this.live) {
+      let set = index.get(c.state);
+      if (set === undefined) index.set(c.state, (set = new Set()));
+      set.add(c);
+    }
+    return (this.byState = index);
   }
 }
 
