@@ -9,7 +9,7 @@ import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
 import type { Connection, ConnectionEndpoint, FinMark, StateChange } from './connection.js';
 import { closeReasonOf, finProvedByKernelState, kernelEntryTime, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
-import { guarded } from './notify.js';
+import { sayOnce } from './notify.js';
 import type { ServerView, SocketView } from './socket-view.js';
 import { canReach } from './transitions.js';
 import { TupleIndex } from './tuple-index.js';
@@ -160,7 +160,11 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     this.live.add(connection);
     this.addToState(connection);
     if (listening !== undefined) this.setFilterPort(connection, listening.port);
-    connection.recorded = guarded('a connection listener', () => this.listener.opened(connection), false);
+    try {
+      connection.recorded = this.listener.opened(connection);
+    } catch (error) {
+      listenerThrew(error);
+    }
     if (connection.recorded && side === 'server') this.ensureEndpoints(connection);
     // A client has called connect() (its SYN is out); the kernel finished a server's handshake before accept().
     this.setState(connection, side === 'client' ? TcpState.SynSent : TcpState.Established, 'socket_event', time);
@@ -403,7 +407,7 @@ type RecordHolder = SocketView & { [key: symbol]: Connection | undefined };
 
 /** What `guarded()` does, for the per-event paths that call the listener without a closure. */
 function listenerThrew(error: unknown): void {
-  diag.error('socklife: a connection listener threw', error);
+  sayOnce('a connection listener', error);
 }
 
 /** A connection whose endpoints are known, as the 4-tuple index holds it. */

@@ -3,12 +3,14 @@ import type { Endpoint } from '../observe/kernel/rows.js';
 type Ends = { readonly local: Pick<Endpoint, 'address' | 'port'>; readonly peer: Pick<Endpoint, 'address' | 'port'> };
 
 /**
- * Connections by 4-tuple, looked up once per kernel row. Keyed by local port, then peer port
- * (small integers: no key string is built per row), with the addresses compared on a hit;
- * two connections share a port pair only when their addresses differ.
+ * Connections by 4-tuple, looked up once per kernel row. One map keyed by the port pair as a
+ * number (`localPort * 65536 + peerPort`: no key string built per row, and no map per local
+ * port, which every client, each on its own ephemeral port, would otherwise cost), with the
+ * addresses compared on a hit; two connections share a port pair only when their addresses
+ * differ.
  */
 export class TupleIndex<T extends Ends> {
-  private readonly byLocalPort = new Map<number, Map<number, T | T[]>>();
+  private readonly byPorts = new Map<number, T | T[]>();
   private count = 0;
 
   get size(): number {
@@ -16,7 +18,7 @@ export class TupleIndex<T extends Ends> {
   }
 
   get(local: Pick<Endpoint, 'address' | 'port'>, peer: Pick<Endpoint, 'address' | 'port'>): T | undefined {
-    const slot = this.byLocalPort.get(local.port)?.get(peer.port);
+    const slot = this.byPorts.get(portPair(local.port, peer.port));
     if (slot === undefined) return undefined;
     if (!Array.isArray(slot)) return sameAddresses(slot, local.address, peer.address) ? slot : undefined;
     return slot.find((item) => sameAddresses(item, local.address, peer.address));
@@ -24,17 +26,16 @@ export class TupleIndex<T extends Ends> {
 
   /** Adds `item` under its tuple; an item already there with the same tuple is replaced. */
   set(item: T): void {
-    let byPeerPort = this.byLocalPort.get(item.local.port);
-    if (byPeerPort === undefined) this.byLocalPort.set(item.local.port, (byPeerPort = new Map()));
-    const slot = byPeerPort.get(item.peer.port);
+    const key = portPair(item.local.port, item.peer.port);
+    const slot = this.byPorts.get(key);
     if (slot === undefined) {
-      byPeerPort.set(item.peer.port, item);
+      this.byPorts.set(key, item);
     } else if (!Array.isArray(slot)) {
       if (sameAddresses(slot, item.local.address, item.peer.address)) {
-        byPeerPort.set(item.peer.port, item);
+        this.byPorts.set(key, item);
         return;
       }
-      byPeerPort.set(item.peer.port, [slot, item]);
+      this.byPorts.set(key, [slot, item]);
     } else {
       const at = slot.findIndex((other) => sameAddresses(other, item.local.address, item.peer.address));
       if (at !== -1) {
@@ -48,26 +49,30 @@ export class TupleIndex<T extends Ends> {
 
   /** Removes `item` if it is the one indexed under its tuple. */
   delete(item: T): void {
-    const byPeerPort = this.byLocalPort.get(item.local.port);
-    const slot = byPeerPort?.get(item.peer.port);
-    if (byPeerPort === undefined || slot === undefined) return;
+    const key = portPair(item.local.port, item.peer.port);
+    const slot = this.byPorts.get(key);
+    if (slot === undefined) return;
     if (!Array.isArray(slot)) {
       if (slot !== item) return;
-      byPeerPort.delete(item.peer.port);
+      this.byPorts.delete(key);
     } else {
       const at = slot.indexOf(item);
       if (at === -1) return;
       slot.splice(at, 1);
-      if (slot.length === 1) byPeerPort.set(item.peer.port, slot[0] as T);
+      if (slot.length === 1) this.byPorts.set(key, slot[0] as T);
     }
-    if (byPeerPort.size === 0) this.byLocalPort.delete(item.local.port);
     this.count--;
   }
 
   clear(): void {
-    this.byLocalPort.clear();
+    this.byPorts.clear();
     this.count = 0;
   }
+}
+
+/** Ports are 0–65535: the pair is one exact integer. */
+function portPair(localPort: number, peerPort: number): number {
+  return localPort * 65536 + peerPort;
 }
 
 function sameAddresses(item: Ends, local: string, peer: string): boolean {

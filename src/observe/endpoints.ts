@@ -31,16 +31,12 @@ export class EndpointReader {
    */
   listeningEndpoint(socket: SocketView): ListeningEndpoint | undefined {
     const server = serverOf(socket);
-    const ownPort = (): ListeningEndpoint | undefined => {
-      const port = isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
-      return port === undefined ? undefined : { port, address: undefined };
-    };
-    if (server === undefined) return ownPort();
+    if (server === undefined) return ownPort(socket);
     let endpoint = this.listening.get(server);
     if (endpoint === undefined) {
       const address = server.address();
       // A closed server has no address any more: ask the socket instead.
-      if (address === null) return ownPort();
+      if (address === null) return ownPort(socket);
       if (typeof address !== 'object' || typeof address.port !== 'number') return undefined;
       // Bound to one address, every accepted socket's local address is that one.
       const specific = typeof address.address === 'string' && !WILDCARDS.has(address.address);
@@ -95,4 +91,10 @@ export class EndpointReader {
 
 export function isInetFamily(family: string | undefined): boolean {
   return family === 'IPv4' || family === 'IPv6';
+}
+
+/** An accepted socket's own local port, when the server cannot say (no server, or closed). */
+function ownPort(socket: SocketView): ListeningEndpoint | undefined {
+  const port = isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
+  return port === undefined ? undefined : { port, address: undefined };
 }
