@@ -1,6 +1,6 @@
-import { diag } from '@opentelemetry/api';
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
+import { sayOnce } from '../model/notify.js';
 import type { SocketView } from '../model/socket-view.js';
 import { captureCreationStack, type CreationStack } from './creation-stack.js';
 
@@ -223,6 +223,7 @@ export class NodeSocketObserver {
       const event = events[method];
       const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
       this.originals.set(method, hadOwn ? original : undefined);
+      const parent = Object.getPrototypeOf(proto) as Record<PatchedMethod, unknown>;
       // An accepted socket is announced only after the 'connection' handlers ran: what they
       // called on it (end(), resetAndDestroy()) waits here and is told at adoption.
       const earlyCall = (socket: net.Socket, called: SocketEvent): void => {
@@ -237,6 +238,7 @@ export class NodeSocketObserver {
         sink.socketEvent(socket, { type: 'connect_called', ...connectTarget(args) });
       };
       // `arguments` rather than rest parameters: no array made per call.
+      /* eslint-disable prefer-rest-params */
       const wrapped = function (this: net.Socket): unknown {
         try {
           if (event === undefined) adoptClient(this, arguments, wrapped);
@@ -244,8 +246,11 @@ export class NodeSocketObserver {
         } catch {
           // Never let bookkeeping break the application's call.
         }
-        return Reflect.apply(original, this, arguments);
+        // An inherited method is looked up again at each call: a library that wraps it on the
+        // parent prototype later (EventEmitter, Writable) still sees sockets' calls.
+        return Reflect.apply(hadOwn ? original : (parent[method] as typeof original), this, arguments);
       };
+      /* eslint-enable prefer-rest-params */
       Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
       proto[method] = wrapped;
     }
@@ -258,22 +263,29 @@ export class NodeSocketObserver {
   private patchEmit(proto: Record<PatchedMethod, (...args: unknown[]) => unknown>): void {
     const original = proto.emit;
     if (typeof original !== 'function') return;
-    this.originals.set('emit', Object.prototype.hasOwnProperty.call(proto, 'emit') ? original : undefined);
+    const hadOwn = Object.prototype.hasOwnProperty.call(proto, 'emit');
+    this.originals.set('emit', hadOwn ? original : undefined);
+    // Inherited (EventEmitter.prototype.emit): looked up again at each call, so that a library
+    // wrapping it later still sees every socket's events.
+    const parent = Object.getPrototypeOf(proto) as Record<'emit', unknown>;
     const sink = this.sink;
     // Runs inside the application's event emission: nothing may escape it.
     const report = (socket: net.Socket, type: ObservedEvent, args: IArguments): void => {
       try {
         sink.socketEvent(socket, eventOf(socket, type, args));
       } catch (error) {
-        diag.error('socklife: could not record a socket event', error);
+        sayOnce('recording a socket event', error);
       }
     };
+    // `arguments` rather than rest parameters: emit runs for every event of every socket.
+    /* eslint-disable prefer-rest-params */
     const wrapped = function (this: net.Socket, type: unknown): unknown {
       if (type === 'close' || type === 'end' || type === 'finish' || type === 'connect' || type === 'timeout' || type === 'lookup') {
         report(this, type, arguments);
       }
-      return Reflect.apply(original, this, arguments);
+      return Reflect.apply(hadOwn ? original : (parent.emit as typeof original), this, arguments);
     };
+    /* eslint-enable prefer-rest-params */
     Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
     proto.emit = wrapped;
   }

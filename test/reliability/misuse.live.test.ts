@@ -1,5 +1,5 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -342,5 +342,35 @@ describe('another library wrapping net.Socket.prototype.end and destroy', () => 
     expect(other.calls.destroy).toBeGreaterThan(calls.destroy);
     // socklife's wrapper under it passes calls through and records nothing.
     expect(telemetry.spans()).toHaveLength(spans);
+  });
+});
+
+describe('another library wrapping EventEmitter.prototype.emit after socklife started', () => {
+  it("still sees every socket's events, and socklife still follows the connection", async () => {
+    const telemetry = telemetryFor();
+    start(telemetry, { source: 'none', spans: 'all' });
+    const proto = EventEmitter.prototype as unknown as { emit: (this: unknown, ...args: unknown[]) => boolean };
+    const found = proto.emit;
+    const socketCloses: net.Socket[] = [];
+    proto.emit = function (this: unknown, ...args: unknown[]): boolean {
+      if (this instanceof net.Socket && args[0] === 'close') socketCloses.push(this);
+      return found.apply(this, args);
+    };
+    cleanups.push(() => {
+      proto.emit = found;
+    });
+    expect(await echoRoundTrip('through both wrappers')).toBe('through both wrappers');
+    // The client's and the server's socket both closed through the other library's wrapper.
+    await waitFor(() => (socketCloses.length >= 2 ? true : undefined), 3000, "both sockets' 'close' through the other wrapper");
+    const spans = await waitFor(
+      () => {
+        const closed = telemetry.spans('tcp.connection');
+        return closed.length >= 2 ? closed : undefined;
+      },
+      3000,
+      'both connection spans',
+    );
+    expect(spans.map((span) => span.attributes['tcp.connection.side']).sort()).toEqual(['client', 'server']);
+    for (const span of spans) expect(span.attributes['tcp.close.reason']).toBe('fin');
   });
 });
