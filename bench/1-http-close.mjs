@@ -4,7 +4,10 @@
 //   1a  no SDK: socklife / bare server                                       <= 1.03
 //   1b  SDK, default span policy (anomalies): SDK+socklife / SDK only       <= 1.05
 //   1c  SDK, spans: all: SDK+socklife / SDK + one empty span per connection <= 1.30
-// Stated: the findings policy, the one-span floor against the SDK alone, source: none.
+// Stated: the findings policy, the one-span floor against the SDK alone, source: none, and the
+// floors that bound the budgets from below: the least any socket-lifecycle observer costs
+// (observer-floor / bare, against 1a) and the contract's two spans per connection
+// (sdk+two-spans / sdk+one-span, against 1c), with socklife measured against each floor.
 import { defaultsFor, httpRuns } from './lib/http-bench.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 
@@ -22,6 +25,8 @@ await runFigure(figure, async () => {
     'sdk+socklife-findings',
     'sdk+socklife-all',
     'sdk+one-span',
+    'sdk+two-spans',
+    'observer-floor',
   ]);
   const cases = [
     ['1a', 'socklife', 'bare', 'no SDK: socklife / bare server', 1.03],
@@ -65,6 +70,20 @@ await runFigure(figure, async () => {
     ['1c', 'sdk+socklife-all', 'sdk', 'server CPU per request, real SDK, spans: all: SDK+socklife / SDK only'],
     ['1a', 'socklife-source-none', 'bare', 'server CPU per request, no SDK, socklife with source: none (no ss ever run) / bare server'],
     ['1b', 'sdk', 'bare', 'server CPU per request, the SDK alone (BatchSpanProcessor, AsyncLocalStorage context) / bare server'],
+    [
+      '1a',
+      'observer-floor',
+      'bare',
+      'server CPU per request, the observer floor (every socket from diagnostics_channel, four timestamps from one emit wrapper; no SDK) / bare server',
+    ],
+    ['1a', 'socklife', 'observer-floor', 'server CPU per request, no SDK: socklife / the observer floor (what its model, detectors and kernel reads add)'],
+    [
+      '1c',
+      'sdk+two-spans',
+      'sdk+one-span',
+      'server CPU per request, SDK + two empty spans per connection (parent and child, the span count of spans: all) / SDK + one empty span',
+    ],
+    ['1c', 'sdk+socklife-all', 'sdk+two-spans', 'server CPU per request, real SDK, spans: all / SDK + two empty spans per connection'],
   ];
   for (const [id, instrumented, baseline, what] of stated) {
     figure.stated(id, what, runs.compare(instrumented, baseline).cpu.ratio.toFixed(3), runs.detail(instrumented, baseline));
@@ -76,6 +95,8 @@ await runFigure(figure, async () => {
     anomalies: us('sdk+socklife') - us('sdk'),
     all: us('sdk+socklife-all') - us('sdk'),
     oneEmptySpan: us('sdk+one-span') - us('sdk'),
+    twoEmptySpans: us('sdk+two-spans') - us('sdk'),
+    observerFloorNoSdk: us('observer-floor') - us('bare'),
     noSdk: us('socklife') - us('bare'),
   });
 });

@@ -7,12 +7,15 @@
 //   sdk+socklife            ... --require socklife/register: defaults (spans: anomalies, stacks on)
 //   sdk+socklife-all        the same with SOCKLIFE_SPANS=all                   (stated)
 //   sdk+socklife-nostacks   the default policy with SOCKLIFE_CAPTURE_STACKS=false (stated)
+//   sdk+net+stacks          instrumentation-net plus the same creation-stack capture socklife
+//                           makes (bench/lib/stack-capture.cjs): the floor the budget meets
+//                           once stacks are on (stated)
 // Budget: with creation stacks on, socklife's default policy costs less client CPU per
 // connection than instrumentation-net: cpu(sdk+socklife) / cpu(sdk+net) < 1.00.
 // As in figures 1-2, one client and its server run at a time, fresh, in a network namespace
 // of their own; rounds rotate the order of the variants.
 import { alternate, knob, pairedRatio } from './lib/ab.mjs';
-import { NET_INSTRUMENTATION, NodeChild, SDK, SOCKLIFE } from './lib/child.mjs';
+import { NET_INSTRUMENTATION, NodeChild, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
 import { quartiles } from './lib/http-bench.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 import { fmt, median } from './lib/stats.mjs';
@@ -24,6 +27,7 @@ const VARIANTS = {
   'sdk+socklife': [{}, [...SDK, ...SOCKLIFE]],
   'sdk+socklife-all': [{ SOCKLIFE_SPANS: 'all' }, [...SDK, ...SOCKLIFE]],
   'sdk+socklife-nostacks': [{ SOCKLIFE_CAPTURE_STACKS: 'false' }, [...SDK, ...SOCKLIFE]],
+  'sdk+net+stacks': [{}, [...SDK, ...NET_INSTRUMENTATION, ...STACK_CAPTURE]],
 };
 
 const figure = new Figure('3-client-churn', 'client connection churn: socklife vs @opentelemetry/instrumentation-net, same SDK');
@@ -98,6 +102,13 @@ await runFigure(figure, async () => {
     'client CPU per connection, default policy with captureStacks: false / SDK+instrumentation-net',
     ns.ratio.toFixed(3),
     `+${over('sdk+socklife-nostacks')} over the SDK alone (stacks on: +${over('sdk+socklife')})`,
+  );
+  const withStacks = pairedRatio(results['sdk+socklife'], results['sdk+net+stacks'], (r) => r.cpuUsPerConnection);
+  figure.stated(
+    '3',
+    'client CPU per connection, SDK+socklife (default policy, creation stacks on) / SDK+instrumentation-net with the same stack capture',
+    withStacks.ratio.toFixed(3),
+    `the 32-frame stack capture alone: +${fmt(cpu('sdk+net+stacks') - cpu('sdk+net'))} µs per connection over instrumentation-net`,
   );
   figure.note('runs', Object.fromEntries(Object.entries(results).map(([v, rs]) => [v, { rate: rate(v), cpuUsPerConnection: cpu(v), bursts: rs }])));
 });

@@ -17,6 +17,9 @@ export const SDK = ['--require', `${LIB}sdk.cjs`];
 export const SOCKLIFE = ['--require', 'socklife/register'];
 export const ONE_SPAN = ['--require', `${LIB}one-span.cjs`];
 export const NET_INSTRUMENTATION = ['--require', `${LIB}instrumentation-net.cjs`];
+export const TWO_SPANS = ['--require', `${LIB}two-spans.cjs`];
+export const OBSERVER_FLOOR = ['--require', `${LIB}observer-floor.cjs`];
+export const STACK_CAPTURE = ['--require', `${LIB}stack-capture.cjs`];
 
 /** An environment without the parent's SOCKLIFE_* settings, plus `extra`. */
 function childEnv(extra) {

@@ -9,6 +9,10 @@
 //   sdk+socklife-findings, sdk+socklife-all   the other span policies
 //   sdk+one-span  the SDK and a minimal instrumentation making one empty span per accepted
 //                 connection: the floor under any per-connection span
+//   sdk+two-spans the same with two empty spans, a parent and its child: the span count of
+//                 `spans: all` on a server (tcp.connection, tcp.half_close)
+//   observer-floor  the least a socket-lifecycle observer does, no SDK: every socket from
+//                 diagnostics_channel, four timestamps on it from one emit wrapper
 //
 // How a figure is measured (and why): ONE server process runs at a time. Each run starts a
 // fresh server in a network namespace of its own, warms it up, measures it, and stops it;
@@ -20,7 +24,7 @@
 // the SDK ones' exports), the TIME_WAIT sockets every earlier burst left in the shared kernel
 // tables, and a heavier handler inflated the baseline and hid much of socklife's cost.
 import { alternate, knob, pairedRatio } from './ab.mjs';
-import { inNetnsOf, NodeChild, ONE_SPAN, SDK, SOCKLIFE } from './child.mjs';
+import { inNetnsOf, NodeChild, OBSERVER_FLOOR, ONE_SPAN, SDK, SOCKLIFE, TWO_SPANS } from './child.mjs';
 import { fmt, fmtMs, median } from './stats.mjs';
 import { hasWrk, runWrk } from './wrk.mjs';
 
@@ -34,6 +38,8 @@ export const VARIANTS = {
   'sdk+socklife-findings': [...SDK, ...SOCKLIFE],
   'sdk+socklife-all': [...SDK, ...SOCKLIFE],
   'sdk+one-span': [...SDK, ...ONE_SPAN],
+  'sdk+two-spans': [...SDK, ...TWO_SPANS],
+  'observer-floor': OBSERVER_FLOOR,
 };
 const VARIANT_ENV = {
   'socklife-source-none': { SOCKLIFE_SOURCE: 'none' },
