@@ -55,18 +55,27 @@ interface ConnectionSpans {
  */
 class DeferredSpans {
   /**
-   * Each change makes a new array of exactly the new length (`concat`): a connection changes
-   * state a few times, and `push` (or a spread) would give its first change room for sixteen,
-   * about 125 bytes more held by every healthy connection under `anomalies`.
+   * The state changes, flat: state, source and time of each in turn, in an array of exactly
+   * their length (`concat`). Every healthy connection holds this until it closes: an object per
+   * change, or the spare room `push` leaves, cost it about 200 bytes more.
    */
-  changes: readonly StateChange[] = NO_CHANGES;
+  private entries: readonly (TcpState | StateSource | number)[] = NO_ENTRIES;
   constructor(readonly parent: Context) {}
 
   add(change: StateChange): void {
-    this.changes = this.changes.concat(change);
+    this.entries = this.entries.concat(change.state, change.source, change.time);
+  }
+
+  /** The changes in the order they happened. */
+  changes(): StateChange[] {
+    const changes: StateChange[] = [];
+    for (let i = 0; i + 2 < this.entries.length; i += 3) {
+      changes.push({ state: this.entries[i] as TcpState, source: this.entries[i + 1] as StateSource, time: this.entries[i + 2] as number });
+    }
+    return changes;
   }
 }
-const NO_CHANGES: readonly StateChange[] = Object.freeze([]);
+const NO_ENTRIES: readonly (TcpState | StateSource | number)[] = Object.freeze([]);
 
 function spansOf(c: Connection): ConnectionSpans | undefined {
   const report = c.report as ConnectionSpans | DeferredSpans | undefined;
@@ -307,7 +316,7 @@ export class OtelReporter implements ConnectionListener {
     this.replaying = true;
     try {
       if (c.lookup !== undefined) this.lookedUp(c);
-      for (const change of deferred.changes) this.stateChanged(c, change);
+      for (const change of deferred.changes()) this.stateChanged(c, change);
       if (c.firstFin !== undefined) this.finSeen(c, c.firstFin);
       if (c.secondFin !== undefined) this.finSeen(c, c.secondFin);
     } finally {
