@@ -3,11 +3,10 @@ import type { Endpoint } from '../observe/kernel/rows.js';
 type Ends = { readonly local: Pick<Endpoint, 'address' | 'port'>; readonly peer: Pick<Endpoint, 'address' | 'port'> };
 
 /**
- * Connections by 4-tuple, looked up once per kernel row. One map keyed by the port pair as a
- * number (`localPort * 65536 + peerPort`: no key string built per row, and no map per local
- * port, which every client, each on its own ephemeral port, would otherwise cost), with the
- * addresses compared on a hit; two connections share a port pair only when their addresses
- * differ.
+ * Connections by 4-tuple, looked up once per kernel row. One map keyed by the port pair as one
+ * integer (`portPair`): no key string is built per row, and there is no map per local port,
+ * which every client, each on its own ephemeral port, would otherwise cost. The addresses are
+ * compared on a hit; two connections share a port pair only when their addresses differ.
  */
 export class TupleIndex<T extends Ends> {
   private readonly byPorts = new Map<number, T | T[]>();
@@ -70,9 +69,12 @@ export class TupleIndex<T extends Ends> {
   }
 }
 
-/** Ports are 0–65535: the pair is one exact integer. */
+/**
+ * Ports are 0–65535: the pair is one exact 32-bit integer, taken as signed (`| 0`, one to one)
+ * so that it stays a small integer for V8 instead of a boxed number per key.
+ */
 function portPair(localPort: number, peerPort: number): number {
-  return localPort * 65536 + peerPort;
+  return (localPort * 65536 + peerPort) | 0;
 }
 
 function sameAddresses(item: Ends, local: string, peer: string): boolean {

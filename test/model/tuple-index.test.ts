@@ -57,4 +57,19 @@ describe('TupleIndex', () => {
     expect(index.get(reused.local, reused.peer)).toBeUndefined();
     expect(index.size).toBe(0);
   });
+
+  it('tells apart port pairs across the whole port range, high ports included', () => {
+    const index = new TupleIndex<Item>();
+    const items = [
+      item('a', '127.0.0.1', 65535, '127.0.0.1', 65535),
+      item('b', '127.0.0.1', 32768, '127.0.0.1', 0),
+      item('c', '127.0.0.1', 0, '127.0.0.1', 32768),
+      item('d', '127.0.0.1', 32767, '127.0.0.1', 65535),
+      item('e', '127.0.0.1', 65535, '127.0.0.1', 1),
+    ];
+    for (const x of items) index.set(x);
+    expect(index.size).toBe(items.length);
+    for (const x of items) expect(index.get(x.local, x.peer)).toBe(x);
+    expect(index.get({ address: '127.0.0.1', port: 1 }, { address: '127.0.0.1', port: 65535 })).toBeUndefined();
+  });
 });
