@@ -125,7 +125,12 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
   stop(): SocketView[] {
     this.stopped = true;
     const sockets: SocketView[] = [];
-    for (const c of this.live) if (c.socket !== undefined) sockets.push(c.socket);
+    for (const c of this.live) {
+      if (c.socket === undefined) continue;
+      sockets.push(c.socket);
+      // Let go of the record: set, not deleted (a delete would turn every such socket into a slow dictionary object).
+      (c.socket as RecordHolder)[this.recordKey] = undefined;
+    }
     this.live.clear();
     this.byTuple.clear();
     for (const state of Object.keys(this.stateCount) as TcpState[]) delete this.stateCount[state];

@@ -226,6 +226,9 @@ describe('CLOSED', () => {
     expect(m.tracker.liveConnections().size).toBe(0);
     m.tracker.socketEvent(a.socket, { type: 'end' });
     expect(a.c.state).toBe(TcpState.Established);
+    // The socket no longer holds the record: nothing of a stopped instrumentation stays reachable from it.
+    expect(m.tracker.isTracked(a.socket)).toBe(false);
+    expect(Object.getOwnPropertySymbols(a.socket).map((key) => (a.socket as unknown as Record<symbol, unknown>)[key])).not.toContain(a.c);
   });
 });
 
