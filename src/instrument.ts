@@ -83,7 +83,7 @@ class Socklife implements SocklifeHandle {
       redactPeerAddresses: options.redactPeerAddresses,
       stateCounts: () => this.tracker.stateCounts(),
     });
-    this.tracker = new ConnectionTracker(this.reporter, (socket) => this.observer.detach(socket));
+    this.tracker = new ConnectionTracker(this.reporter);
     this.observer = new NodeSocketObserver(
       this.tracker,
       { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
@@ -155,7 +155,7 @@ class Socklife implements SocklifeHandle {
     this.stalls.stop();
     this.compactor.stop();
     this.observer.disable();
-    for (const socket of this.tracker.stop()) this.observer.detach(socket);
+    this.tracker.stop();
     this.listeners.clear();
     this.providers.stop();
     this.log?.stop();

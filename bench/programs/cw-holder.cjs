@@ -83,7 +83,7 @@ function freshTracker(sockets) {
   const { ConnectionTracker } = require(DIST + 'model/tracker.js');
   const noop = () => {};
   const listener = new Proxy({}, { get: () => noop });
-  const tracker = new ConnectionTracker(listener, noop);
+  const tracker = new ConnectionTracker(listener);
   for (const socket of sockets) {
     tracker.socketOpened(socket, 'server', undefined);
     tracker.socketEvent(socket, { type: 'end' });

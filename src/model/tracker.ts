@@ -80,8 +80,6 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
 
   constructor(
     private readonly listener: ConnectionListener,
-    /** Called when a socket turns out not to be TCP (a pipe), so its observer can let go. */
-    private readonly onForget: (socket: SocketView) => void = () => {},
     /** Epoch milliseconds; a test gives its own clock to make races deterministic. */
     private readonly now: () => number = systemClock,
   ) {
@@ -187,7 +185,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
       case 'connect':
         // A connect() with a port is TCP; only without one (a path) is the family worth a getpeername.
         if (c.filterPort === undefined && !isInetFamily(socket.remoteFamily)) {
-          this.forget(c, socket);
+          this.forget(c);
           return true;
         }
         c.connectedAt ??= time;
@@ -370,10 +368,10 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     }
   }
 
-  private forget(c: Connection, socket: SocketView): void {
+  /** A socket that turned out not to be TCP: its record stays on it, closed, so it is not adopted again. */
+  private forget(c: Connection): void {
     this.removeLive(c);
     c.socket = undefined;
-    this.onForget(socket);
   }
 
   private removeLive(c: Connection): void {

@@ -189,12 +189,6 @@ export class NodeSocketObserver {
     for (const called of early) this.sink.socketEvent(socket, called);
   }
 
-  /**
-   * Lets go of a socket (on `stop()`, or when it turns out not to be TCP). Nothing is attached
-   * to a socket itself: the emit wrapper asks the sink, which has forgotten it.
-   */
-  detach(_socket: SocketView): void {}
-
   private serverStack(socket: net.Socket): CreationStack | undefined {
     const server = (socket as net.Socket & { server?: unknown }).server;
     return server instanceof net.Server ? this.listenStacks.get(server) : undefined;

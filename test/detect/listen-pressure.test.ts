@@ -189,7 +189,7 @@ describe('what it asks the kernel for', () => {
   it("costs the model nothing: LISTEN and SYN_RECEIVED rows on a server's port read no connection's endpoints", () => {
     // A listener that records nothing, so that endpoints are read only when a poll asks.
     const quiet = Object.assign(new RecordingListener(), { opened: () => false });
-    const tracker = new ConnectionTracker(quiet, () => {}, new Clock().now);
+    const tracker = new ConnectionTracker(quiet, new Clock().now);
     const accepted = new FakeSocket(8080, 40_001);
     tracker.socketOpened(accepted, 'server', undefined);
     const [c] = tracker.liveConnections();

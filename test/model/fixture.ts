@@ -77,7 +77,7 @@ export const CLIENT_PORT = 40_000;
 export function model() {
   const listener = new RecordingListener();
   const clock = new Clock();
-  const tracker = new ConnectionTracker(listener, () => {}, clock.now);
+  const tracker = new ConnectionTracker(listener, clock.now);
   return { tracker, listener, clock };
 }
 export type Model = ReturnType<typeof model>;
