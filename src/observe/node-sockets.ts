@@ -201,7 +201,7 @@ export class NodeSocketObserver {
    * events of followed sockets (`patchEmit`).
    */
   private patchSocketMethods(): void {
-    const proto = net.Socket.prototype as unknown as Record<PatchedMethod, (...args: unknown[]) => unknown>;
+    const proto = net.Socket.prototype as unknown as SocketPrototype;
     const sink = this.sink;
     const events: Record<Exclude<PatchedMethod, 'emit'>, SocketEvent | undefined> = {
       connect: undefined,
@@ -212,12 +212,10 @@ export class NodeSocketObserver {
     this.patchEmit(proto);
     for (const method of Object.keys(events) as Exclude<PatchedMethod, 'emit'>[]) {
       if (method === 'connect' && !this.options.autoInstrument) continue;
-      const original = proto[method];
-      if (typeof original !== 'function') continue;
+      const target = this.callTarget(proto, method);
+      if (target === undefined) continue;
+      const { original, hadOwn, parent } = target;
       const event = events[method];
-      const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
-      this.originals.set(method, hadOwn ? original : undefined);
-      const parent = Object.getPrototypeOf(proto) as Record<PatchedMethod, unknown>;
       // An accepted socket is announced only after the 'connection' handlers ran: what they
       // called on it (end(), resetAndDestroy()) waits here and is told at adoption.
       const earlyCall = (socket: net.Socket, called: SocketEvent): void => {
@@ -240,28 +238,35 @@ export class NodeSocketObserver {
         } catch {
           // Never let bookkeeping break the application's call.
         }
-        // An inherited method is looked up again at each call: a library that wraps it on the
-        // parent prototype later (EventEmitter, Writable) still sees sockets' calls.
-        return Reflect.apply(hadOwn ? original : (parent[method] as typeof original), this, arguments);
+        return Reflect.apply(hadOwn ? original : parent[method], this, arguments);
       };
       /* eslint-enable prefer-rest-params */
-      Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
-      proto[method] = wrapped;
+      install(proto, method, wrapped, original);
     }
+  }
+
+  /**
+   * What a wrapper of `method` calls through to, recorded for `restoreSocketMethods`: the
+   * prototype's own method, or, for an inherited one (emit, destroy), the parent prototype,
+   * whose method the wrapper looks up again at each call, so that a library wrapping it there
+   * later (EventEmitter, Writable) still sees the sockets' calls.
+   */
+  private callTarget(proto: SocketPrototype, method: PatchedMethod): { original: SocketMethod; hadOwn: boolean; parent: SocketPrototype } | undefined {
+    const original = proto[method];
+    if (typeof original !== 'function') return undefined;
+    const hadOwn = Object.prototype.hasOwnProperty.call(proto, method);
+    this.originals.set(method, hadOwn ? original : undefined);
+    return { original, hadOwn, parent: Object.getPrototypeOf(proto) as SocketPrototype };
   }
 
   /**
    * One wrapper of `emit` for every socket: the followed events of a followed socket go to the
    * sink before any listener runs; every other call goes straight through.
    */
-  private patchEmit(proto: Record<PatchedMethod, (...args: unknown[]) => unknown>): void {
-    const original = proto.emit;
-    if (typeof original !== 'function') return;
-    const hadOwn = Object.prototype.hasOwnProperty.call(proto, 'emit');
-    this.originals.set('emit', hadOwn ? original : undefined);
-    // Inherited (EventEmitter.prototype.emit): looked up again at each call, so that a library
-    // wrapping it later still sees every socket's events.
-    const parent = Object.getPrototypeOf(proto) as Record<'emit', unknown>;
+  private patchEmit(proto: SocketPrototype): void {
+    const target = this.callTarget(proto, 'emit');
+    if (target === undefined) return;
+    const { original, hadOwn, parent } = target;
     const sink = this.sink;
     // Runs inside the application's event emission: nothing may escape it.
     const report = (socket: net.Socket, type: ObservedEvent, args: IArguments): void => {
@@ -277,11 +282,10 @@ export class NodeSocketObserver {
       if (type === 'close' || type === 'end' || type === 'finish' || type === 'connect' || type === 'timeout' || type === 'lookup') {
         report(this, type, arguments);
       }
-      return Reflect.apply(hadOwn ? original : (parent.emit as typeof original), this, arguments);
+      return Reflect.apply(hadOwn ? original : parent.emit, this, arguments);
     };
     /* eslint-enable prefer-rest-params */
-    Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
-    proto.emit = wrapped;
+    install(proto, 'emit', wrapped, original);
   }
 
   private restoreSocketMethods(): void {
@@ -298,6 +302,15 @@ export class NodeSocketObserver {
 }
 
 const SOCKLIFE_WRAPPED = Symbol.for('socklife.wrapped');
+
+type SocketMethod = (...args: unknown[]) => unknown;
+type SocketPrototype = Record<PatchedMethod, SocketMethod>;
+
+/** Puts socklife's wrapper in place, marked with what it wraps (`restoreSocketMethods` looks for the mark). */
+function install(proto: SocketPrototype, method: PatchedMethod, wrapped: SocketMethod, original: SocketMethod): void {
+  Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
+  proto[method] = wrapped;
+}
 /** end(), destroy(), resetAndDestroy(): a handler calls each at most a few times. */
 const MAX_EARLY_CALLS = 4;
 const CONNECT: SocketEvent = Object.freeze({ type: 'connect' });
