@@ -12,20 +12,25 @@ export function readmeBlock(summary) {
   return (cut === -1 ? summary : summary.slice(0, cut)).trim();
 }
 
-/** The block currently between the README's markers, or undefined when they are missing. */
-export function currentBlock(readme) {
+/** Where the block between the README's markers starts and ends, or undefined when they are missing. */
+function blockBounds(readme) {
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
   if (start === -1 || end === -1 || end < start) return undefined;
-  return readme.slice(start + START.length, end).trim();
+  return { start: start + START.length, end };
+}
+
+/** The block currently between the README's markers, or undefined when they are missing. */
+export function currentBlock(readme) {
+  const bounds = blockBounds(readme);
+  return bounds === undefined ? undefined : readme.slice(bounds.start, bounds.end).trim();
 }
 
 /** Rewrites the README's block from `summary`; false when the README has no markers. */
 export function writeReadmeBlock(readmePath, summary) {
   const readme = readFileSync(readmePath, 'utf8');
-  if (currentBlock(readme) === undefined) return false;
-  const start = readme.indexOf(START) + START.length;
-  const end = readme.indexOf(END);
-  writeFileSync(readmePath, `${readme.slice(0, start)}\n${readmeBlock(summary)}\n${readme.slice(end)}`);
+  const bounds = blockBounds(readme);
+  if (bounds === undefined) return false;
+  writeFileSync(readmePath, `${readme.slice(0, bounds.start)}\n${readmeBlock(summary)}\n${readme.slice(bounds.end)}`);
   return true;
 }
