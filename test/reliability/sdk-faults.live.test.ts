@@ -191,7 +191,9 @@ describe('an exporter that throws', () => {
     const [second] = await halfOpenLeaks(1);
     const span = await waitFor(() => exported.find((s) => s.attributes['client.port'] === second), 5000, 'the second finding exported');
     expect(span.name).toBe('tcp.close_wait.leak');
-    expect(logLines(log).map((l) => (l.peer as { port: number }).port)).toEqual([first, second]);
+    // The span is exported synchronously; the log line goes through a file stream and may land a moment later.
+    const lines = await waitFor(() => (logLines(log).length >= 2 ? logLines(log) : undefined), 5000, 'the second finding in the log');
+    expect(lines.map((l) => (l.peer as { port: number }).port)).toEqual([first, second]);
     expect(await echoRoundTrip()).toBe('ping');
     expect(uncaught.errors).toEqual([]);
   });
