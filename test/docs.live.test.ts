@@ -1,26 +1,39 @@
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installedVersion, packedProject, ROOT, type PackedProject } from './support/packed-project.js';
-import { markedBlocks, parseCommands, ReadmeMarkerError, type MarkedBlock } from './docs/readme-blocks.js';
+import { anchorOf, headingAnchors, relativeLinks } from './docs/links.js';
+import { markedBlocks, parseCommands, DocsMarkerError, type MarkedBlock } from './docs/marked-blocks.js';
 import { runProcess, startCollector, type RunResult } from './docs/run-process.js';
 import { missingTool, skipWithReason } from './support/requirements.js';
 
 /**
- * The README's marked blocks (see test/docs/readme-blocks.ts for the markers), run in order
- * against the package as a user gets it: packed from a clean copy and installed into an
- * empty project, with examples/ copied beside it. What the README shows is what ships.
+ * The marked blocks (see test/docs/marked-blocks.ts for the markers) of the README,
+ * ARCHITECTURE.md and every file in docs/, run in that order against the package as a user
+ * gets it: packed from a clean copy and installed into an empty project, with examples/
+ * copied beside it. What the docs show is what ships.
  */
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const DOCUMENTS = [
+  'README.md',
+  'ARCHITECTURE.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
+const TEXT = new Map(DOCUMENTS.map((document) => [document, readFileSync(join(ROOT, document), 'utf8')] as const));
+const text = (document: string): string => TEXT.get(document) ?? '';
+const README = text('README.md');
+
 let blocks: MarkedBlock[] = [];
 let markerError: unknown;
 try {
-  blocks = markedBlocks(README);
+  blocks = DOCUMENTS.flatMap((document) => markedBlocks(text(document), document));
 } catch (error) {
   markerError = error;
 }
 
-/** What the README's commands and code may use, at the versions this checkout tests with. */
+/** What the docs' commands and code may use, at the versions this checkout tests with. */
 const DEPENDENCIES = [
   '@opentelemetry/api',
   '@opentelemetry/sdk-trace-base',
@@ -31,12 +44,20 @@ const DEPENDENCIES = [
 
 const OTLP_PORT = 4318;
 
-describe('README markers', () => {
+describe('docs markers', () => {
+  it('cover the README, ARCHITECTURE.md and docs/', () => {
+    expect(DOCUMENTS.slice(0, 2)).toEqual(['README.md', 'ARCHITECTURE.md']);
+    expect(DOCUMENTS.length, 'docs/ holds no .md file').toBeGreaterThan(2);
+  });
+
   it('are well formed, and there is at least one marked block to run', () => {
     if (markerError !== undefined) throw markerError;
-    expect(blocks.length, 'README.md has no <!-- docs-test: ... --> block: the docs test would test nothing').toBeGreaterThan(0);
+    expect(
+      blocks.filter((b) => b.document === 'README.md').length,
+      'README.md has no <!-- docs-test: ... --> block: the docs test would test nothing',
+    ).toBeGreaterThan(0);
     for (const block of blocks.filter((b) => b.kind === 'command')) {
-      expect(() => parseCommands(block.content, `README.md:${block.line}`)).not.toThrow();
+      expect(() => parseCommands(block.content, `${block.document}:${block.line}`)).not.toThrow();
     }
   });
 
@@ -58,8 +79,16 @@ describe('README markers', () => {
       '  two',
       '```',
     ].join('\n');
-    const [run, command] = markedBlocks(text);
-    expect(run).toMatchObject({ kind: 'run', line: 2, heading: 'T', expect: ['a b', '"q"'], timeoutSeconds: 5, content: 'console.log(1)\n' });
+    const [run, command] = markedBlocks(text, 'docs/t.md');
+    expect(run).toMatchObject({
+      kind: 'run',
+      document: 'docs/t.md',
+      line: 2,
+      heading: 'T',
+      expect: ['a b', '"q"'],
+      timeoutSeconds: 5,
+      content: 'console.log(1)\n',
+    });
     expect(command).toMatchObject({ kind: 'command', stubs: ['app.js', 'app.mjs'] });
     expect(parseCommands(command?.content ?? '', 'x')).toEqual([
       { text: 'X=1 node --require socklife/register app.js', env: { X: '1' }, argv: ['node', '--require', 'socklife/register', 'app.js'] },
@@ -69,7 +98,8 @@ describe('README markers', () => {
       { kind: 'file', file: 'lib.js', content: 'module.exports = 1;\n' },
     ]);
     expect(markedBlocks('Prose may name `<!-- docs-test: run -->` in a sentence.')).toEqual([]);
-    expect(() => markedBlocks('<!-- docs-test run -->\n```js\n```')).toThrow(ReadmeMarkerError);
+    expect(() => markedBlocks('<!-- docs-test run -->\n```js\n```')).toThrow(DocsMarkerError);
+    expect(() => markedBlocks('x\n<!-- docs-test: rnu -->\n```js\n```', 'docs/cli.md')).toThrow(/^docs\/cli\.md:2: unknown docs-test kind/);
     expect(() => markedBlocks('<!-- docs-test: rnu -->\n```js\n```')).toThrow(/unknown docs-test kind/);
     expect(() => markedBlocks('<!-- docs-test: run -->\ntext\n```js\n```')).toThrow(/right before a fenced code block/);
     expect(() => markedBlocks('<!-- docs-test: run expct="x" -->\n```js\n```')).toThrow(/no attribute expct/);
@@ -81,7 +111,9 @@ describe('README markers', () => {
 
   it('name a package.json script for each `npm run`, and the demo script runs the demo example', () => {
     const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    for (const [, name] of README.matchAll(/npm run ([\w:-]+)/g)) expect(Object.keys(scripts), `npm run ${name}`).toContain(name);
+    for (const document of DOCUMENTS) {
+      for (const [, name] of text(document).matchAll(/npm run ([\w:-]+)/g)) expect(Object.keys(scripts), `${document}: npm run ${name}`).toContain(name);
+    }
     // The Examples section runs `node examples/demo.mjs` and says that `npm run demo` builds, then runs it.
     expect(README).toContain('`npm run demo` builds, then runs:');
     expect(scripts.demo).toBe('npm run build && node examples/demo.mjs');
@@ -92,9 +124,61 @@ describe('README markers', () => {
   });
 });
 
+describe('docs links', () => {
+  it('are read as GitHub reads them (the anchors, on fixed text)', () => {
+    expect(anchorOf('Span `tcp.connection`')).toBe('span-tcpconnection');
+    expect(anchorOf('Privacy: what leaves the process')).toBe('privacy-what-leaves-the-process');
+    expect(anchorOf('`doctor --json`')).toBe('doctor---json');
+    expect(anchorOf('CLOSE_WAIT leaks')).toBe('close_wait-leaks');
+    expect([...headingAnchors('# A\n## A\n```\n# not a heading\n```\n### A')]).toEqual(['a', 'a-1', 'a-2']);
+    expect(relativeLinks('[x](docs/a.md#b) [y](#c) [z](https://e.org/#d) `[w](e.md)`\n```\n[v](f.md)\n```')).toEqual([
+      { line: 1, path: 'docs/a.md', anchor: 'b' },
+      { line: 1, path: '', anchor: 'c' },
+    ]);
+  });
+
+  it('point to files that exist, and to headings in them', () => {
+    for (const document of DOCUMENTS) {
+      for (const link of relativeLinks(text(document))) {
+        const where = `${document}:${link.line}: ${link.path}${link.anchor === undefined ? '' : `#${link.anchor}`}`;
+        const target = link.path === '' ? document : normalize(join(dirname(document), link.path));
+        expect(existsSync(join(ROOT, target)), `${where}: no file ${target}`).toBe(true);
+        if (link.anchor === undefined) continue;
+        expect(target.endsWith('.md'), `${where}: an anchor into a file that is not Markdown`).toBe(true);
+        const anchors = headingAnchors(TEXT.get(target) ?? readFileSync(join(ROOT, target), 'utf8'));
+        expect(anchors.has(link.anchor), `${where}: ${target} has no heading with that anchor`).toBe(true);
+      }
+    }
+  });
+
+  it('lead from the README to every file in docs/ and to ARCHITECTURE.md', () => {
+    const linked = new Set(relativeLinks(README).map((link) => link.path));
+    for (const document of DOCUMENTS.slice(1)) expect(linked.has(document), `README.md links to ${document}`).toBe(true);
+  });
+});
+
+describe('the README as a front door', () => {
+  it('is under 400 lines', () => {
+    expect(README.split('\n').length).toBeLessThan(400);
+  });
+
+  it('shows install, the two commands, the drop-in and the findings in its first screen (60 lines)', () => {
+    const screen = README.split('\n').slice(0, 60).join('\n');
+    for (const text of [
+      'npm ci && npm run demo',
+      'npm ci && npm test',
+      'npm install socklife',
+      'node --require socklife/register',
+      '## Findings at a glance',
+    ]) {
+      expect(screen, text).toContain(text);
+    }
+  });
+});
+
 const skip = skipWithReason(missingTool('ss'));
 
-describe.skipIf(skip || markerError !== undefined || blocks.length === 0)('README blocks, run against the packed package', () => {
+describe.skipIf(skip || markerError !== undefined || blocks.length === 0)('docs blocks, run against the packed package', () => {
   let project: PackedProject | undefined;
   let dir = '';
 
@@ -128,14 +212,14 @@ describe.skipIf(skip || markerError !== undefined || blocks.length === 0)('READM
   }
 
   async function run(block: MarkedBlock): Promise<void> {
-    const where = `README.md:${block.line}`;
+    const where = `${block.document}:${block.line}`;
     const timeoutMs = block.timeoutSeconds * 1000;
     if (block.kind === 'file') {
       writeFileSync(join(dir, block.file ?? ''), block.content);
       return;
     }
     if (block.kind === 'run') {
-      const file = block.file ?? `docs-block-${block.line}.${/^import\s/m.test(block.content) ? 'mjs' : 'cjs'}`;
+      const file = block.file ?? `docs-block-${block.document.replace(/\W+/g, '-')}-${block.line}.${/^import\s/m.test(block.content) ? 'mjs' : 'cjs'}`;
       writeFileSync(join(dir, file), block.content);
       const result = await runProcess([process.execPath, file], { cwd: dir, env: baseEnv(), timeoutMs, until: block.until });
       if (block.until !== undefined) {
@@ -174,7 +258,7 @@ describe.skipIf(skip || markerError !== undefined || blocks.length === 0)('READM
   for (const block of blocks) {
     const commands = block.kind === 'command' ? Math.max(1, block.content.split('\n').filter((l) => l.trim() !== '').length) : 1;
     const first = block.content.trim().split('\n')[0] ?? '';
-    const name = `README.md:${block.line} (${block.heading}): ${block.kind} ${first.length > 72 ? `${first.slice(0, 71)}…` : first}`;
+    const name = `${block.document}:${block.line} (${block.heading}): ${block.kind} ${first.length > 72 ? `${first.slice(0, 71)}…` : first}`;
     it(name, () => run(block), commands * block.timeoutSeconds * 1000 + 10_000);
   }
 });

@@ -1,6 +1,7 @@
 /**
- * The README's runnable blocks. A fenced block is run by the docs test only when the line
- * right before it (blank lines aside) is a marker, an HTML comment that GitHub does not show:
+ * The runnable blocks of the README, ARCHITECTURE.md and docs/*.md. A fenced block is run by
+ * the docs test only when the line right before it (blank lines aside) is a marker, an HTML
+ * comment that GitHub does not show:
  *
  *   <!-- docs-test: run -->        a js block, written to a file and run with `node`
  *   <!-- docs-test: command -->    a sh block: each line one command, run without a shell
@@ -12,7 +13,7 @@
  *   timeout=S      each command must end within S seconds (default 30)
  *   exit=N         each command must exit with N (default 0)
  *   until=TEXT     run: a server that does not exit; it passes once TEXT is printed, then is ended
- *   file=NAME      run: the file name to write (default docs-block-LINE.cjs, or .mjs for import syntax)
+ *   file=NAME      run: the file name to write (default docs-block-DOC-LINE.cjs, or .mjs for import syntax)
  *   stub=NAMES     command: files that stand for "your application" in the commands (app.js,
  *                  app.mjs...), written by the test from test/docs/stubs: they print the
  *                  options of the socklife instance that socklife/register started
@@ -28,6 +29,8 @@ export type BlockKind = 'run' | 'command' | 'file';
 
 export interface MarkedBlock {
   readonly kind: BlockKind;
+  /** The Markdown file the block is in, as given to `markedBlocks` (`README.md`, `docs/cli.md`...). */
+  readonly document: string;
   /** 1-based line of the marker. */
   readonly line: number;
   /** The heading the block is under, for test names. */
@@ -58,7 +61,7 @@ const ATTRIBUTES: Record<BlockKind, readonly string[]> = {
 const MARKER = /^\s*<!--\s*docs-test:\s*(.*?)\s*-->\s*$/;
 const FENCE = /^\s*(`{3,}|~{3,})\s*([\w-]*)/;
 
-export class ReadmeMarkerError extends Error {}
+export class DocsMarkerError extends Error {}
 
 /** `a=1 b="x y" c='"q"'` → [['a','1'], ['b','x y'], ['c','"q"']]. */
 export function parseAttributes(text: string, where: string): Array<[string, string]> {
@@ -69,7 +72,7 @@ export function parseAttributes(text: string, where: string): Array<[string, str
     if (text.slice(at).trim() === '') break;
     pattern.lastIndex = at;
     const m = pattern.exec(text);
-    if (m === null) throw new ReadmeMarkerError(`${where}: cannot read the attributes from ${JSON.stringify(text.slice(at).trim())}`);
+    if (m === null) throw new DocsMarkerError(`${where}: cannot read the attributes from ${JSON.stringify(text.slice(at).trim())}`);
     const [, name, doubleQuoted, singleQuoted, bare] = m;
     const value = doubleQuoted !== undefined ? doubleQuoted.replace(/\\(.)/g, '$1') : (singleQuoted ?? bare ?? '');
     attributes.push([name ?? '', value]);
@@ -80,12 +83,12 @@ export function parseAttributes(text: string, where: string): Array<[string, str
 
 function integer(value: string, name: string, where: string, min: number): number {
   if (!/^\d+$/.test(value) || Number(value) < min)
-    throw new ReadmeMarkerError(`${where}: ${name} must be an integer of at least ${min}; got ${JSON.stringify(value)}`);
+    throw new DocsMarkerError(`${where}: ${name} must be an integer of at least ${min}; got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
-/** Every marked block of a Markdown text, in order. Throws a ReadmeMarkerError on a malformed marker. */
-export function markedBlocks(markdown: string): MarkedBlock[] {
+/** Every marked block of a Markdown text, in order. Throws a DocsMarkerError, naming `document` and the line, on a malformed marker. */
+export function markedBlocks(markdown: string, document = 'README.md'): MarkedBlock[] {
   const lines = markdown.split('\n');
   const blocks: MarkedBlock[] = [];
   let heading = '(top)';
@@ -105,31 +108,30 @@ export function markedBlocks(markdown: string): MarkedBlock[] {
     // A comment that mentions docs-test must be a marker; prose may name it.
     if (!text.trimStart().startsWith('<!--') || !text.includes('docs-test')) continue;
 
-    const where = `README.md:${i + 1}`;
+    const where = `${document}:${i + 1}`;
     const marker = MARKER.exec(text);
-    if (marker === null) throw new ReadmeMarkerError(`${where}: not a docs-test marker (expected <!-- docs-test: run|command|file ... -->): ${text.trim()}`);
+    if (marker === null) throw new DocsMarkerError(`${where}: not a docs-test marker (expected <!-- docs-test: run|command|file ... -->): ${text.trim()}`);
     const body = marker[1] ?? '';
     const [word = ''] = body.split(/\s/, 1);
     // `file=NAME` alone is the file kind.
     const kind = (word.startsWith('file=') ? 'file' : word) as BlockKind;
-    if (!KINDS.includes(kind)) throw new ReadmeMarkerError(`${where}: unknown docs-test kind ${JSON.stringify(word)}; known: ${KINDS.join(', ')}`);
+    if (!KINDS.includes(kind)) throw new DocsMarkerError(`${where}: unknown docs-test kind ${JSON.stringify(word)}; known: ${KINDS.join(', ')}`);
     const attributes = parseAttributes(kind === 'file' ? body : body.slice(word.length), where);
 
     const values = (name: string) => attributes.filter(([n]) => n === name).map(([, v]) => v);
     for (const [name] of attributes) {
-      if (!ATTRIBUTES[kind].includes(name))
-        throw new ReadmeMarkerError(`${where}: ${kind} takes no attribute ${name}; it takes ${ATTRIBUTES[kind].join(', ')}`);
-      if (name !== 'expect' && values(name).length > 1) throw new ReadmeMarkerError(`${where}: ${name} given twice`);
+      if (!ATTRIBUTES[kind].includes(name)) throw new DocsMarkerError(`${where}: ${kind} takes no attribute ${name}; it takes ${ATTRIBUTES[kind].join(', ')}`);
+      if (name !== 'expect' && values(name).length > 1) throw new DocsMarkerError(`${where}: ${name} given twice`);
     }
 
     // The block: the next non-blank line opens it.
     let j = i + 1;
     while (j < lines.length && (lines[j] ?? '').trim() === '') j++;
     const open = FENCE.exec(lines[j] ?? '');
-    if (open === null) throw new ReadmeMarkerError(`${where}: a docs-test marker must come right before a fenced code block`);
+    if (open === null) throw new DocsMarkerError(`${where}: a docs-test marker must come right before a fenced code block`);
     const [, ticks = '```', language = ''] = open;
     if (LANGUAGES[kind].length > 0 && !LANGUAGES[kind].includes(language)) {
-      throw new ReadmeMarkerError(`${where}: a ${kind} block must be one of ${LANGUAGES[kind].join(', ')}; got ${JSON.stringify(language)}`);
+      throw new DocsMarkerError(`${where}: a ${kind} block must be one of ${LANGUAGES[kind].join(', ')}; got ${JSON.stringify(language)}`);
     }
     const content: string[] = [];
     let k = j + 1;
@@ -138,19 +140,20 @@ export function markedBlocks(markdown: string): MarkedBlock[] {
       if (line.trim().startsWith(ticks) && line.trim().replace(/[`~]/g, '') === '') break;
       content.push(line);
     }
-    if (k >= lines.length) throw new ReadmeMarkerError(`${where}: the block is never closed`);
+    if (k >= lines.length) throw new DocsMarkerError(`${where}: the block is never closed`);
 
     const [file] = values('file');
-    if (kind === 'file' && file === undefined) throw new ReadmeMarkerError(`${where}: file needs a name: <!-- docs-test: file=NAME -->`);
-    if (file !== undefined && !/^[\w.-]+$/.test(file)) throw new ReadmeMarkerError(`${where}: file must be a plain file name; got ${JSON.stringify(file)}`);
+    if (kind === 'file' && file === undefined) throw new DocsMarkerError(`${where}: file needs a name: <!-- docs-test: file=NAME -->`);
+    if (file !== undefined && !/^[\w.-]+$/.test(file)) throw new DocsMarkerError(`${where}: file must be a plain file name; got ${JSON.stringify(file)}`);
     const stubs = (values('stub')[0] ?? '').split(/\s+/).filter(Boolean);
     for (const stub of stubs) {
-      if (!/^[\w-]+\.(js|cjs|mjs)$/.test(stub)) throw new ReadmeMarkerError(`${where}: a stub is a .js, .cjs or .mjs file name; got ${JSON.stringify(stub)}`);
+      if (!/^[\w-]+\.(js|cjs|mjs)$/.test(stub)) throw new DocsMarkerError(`${where}: a stub is a .js, .cjs or .mjs file name; got ${JSON.stringify(stub)}`);
     }
     const [timeout] = values('timeout');
     const [exit] = values('exit');
     blocks.push({
       kind,
+      document,
       line: i + 1,
       heading,
       language,
@@ -204,9 +207,9 @@ export function parseCommands(block: string, where: string): Command[] {
       const c = line[i] ?? '';
       if (c === "'" || c === '"') {
         const end = line.indexOf(c, i + 1);
-        if (end < 0) throw new ReadmeMarkerError(`${where}: unclosed ${c} in ${JSON.stringify(line.trim())}`);
+        if (end < 0) throw new DocsMarkerError(`${where}: unclosed ${c} in ${JSON.stringify(line.trim())}`);
         const quoted = line.slice(i + 1, end);
-        if (c === '"' && /[$`\\]/.test(quoted)) throw new ReadmeMarkerError(`${where}: "${quoted}" needs a shell to expand; use '...'`);
+        if (c === '"' && /[$`\\]/.test(quoted)) throw new DocsMarkerError(`${where}: "${quoted}" needs a shell to expand; use '...'`);
         word = (word ?? '') + quoted;
         i = end;
       } else if (/\s/.test(c)) {
@@ -215,7 +218,7 @@ export function parseCommands(block: string, where: string): Command[] {
       } else if (c === '#' && word === undefined) {
         break; // a comment
       } else if (/[|&;<>()$`*?[\]{}\\!]/.test(c) || (c === '~' && word === undefined)) {
-        throw new ReadmeMarkerError(`${where}: ${JSON.stringify(line.trim())} needs a shell (${c}); a command block is run without one`);
+        throw new DocsMarkerError(`${where}: ${JSON.stringify(line.trim())} needs a shell (${c}); a command block is run without one`);
       } else {
         word = (word ?? '') + c;
       }
@@ -228,7 +231,7 @@ export function parseCommands(block: string, where: string): Command[] {
       const eq = assignment.indexOf('=');
       env[assignment.slice(0, eq)] = assignment.slice(eq + 1);
     }
-    if (words.length === 0) throw new ReadmeMarkerError(`${where}: ${JSON.stringify(line.trim())} sets variables but runs nothing`);
+    if (words.length === 0) throw new DocsMarkerError(`${where}: ${JSON.stringify(line.trim())} sets variables but runs nothing`);
     commands.push({
       text: line
         .replace(/\s+#.*$/, '')
