@@ -437,14 +437,20 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
 
   it('leaves Unix-domain sockets alone, quietly', async () => {
     const path = `/tmp/socklife-test-${process.pid}-${Date.now()}.sock`;
-    const server = net.createServer((socket) => socket.end('x'));
+    let serverSideClosed: Promise<unknown> | undefined;
+    const server = net.createServer((socket) => {
+      serverSideClosed = once(socket, 'close');
+      socket.end('x');
+    });
     server.listen(path);
     await once(server, 'listening');
     cleanups.push(() => server.close());
     const client = net.connect(path);
     client.resume();
     await once(client, 'close');
-    await new Promise((r) => setTimeout(r, 50));
+    // Both ends closed: a connection span would have been made then.
+    await waitFor(() => serverSideClosed, 2000, 'the accepted socket');
+    await serverSideClosed;
     expect(telemetry.spans('tcp.connection')).toEqual([]);
   });
 });
