@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { instrument, type SocklifeHandle } from '../src/index.js';
 import { missingTool, skipWithReason } from './support/requirements.js';
 import { createTelemetry } from './support/telemetry.js';
@@ -83,7 +83,6 @@ describe.skipIf(skip)('polls run only when the kernel can add something', () => 
       silent.close();
     });
     await once(client, 'connect');
-    await sleep(700);
-    expect(count()).toBeGreaterThanOrEqual(3);
+    await vi.waitFor(() => expect(count()).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
   });
 });

@@ -7,6 +7,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { createTelemetry, epochMs, hrToMs, waitFor, type Telemetry } from '../support/telemetry.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { SsPolls } from '../support/ss-polls.js';
 
 const POLL_MS = 100;
 const THRESHOLD_MS = 400;
@@ -84,6 +85,8 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
     client.end();
     const finAt = epochMs();
 
+    const polls = new SsPolls();
+    cleanups.push(() => polls.dispose());
     const leak = await waitForLeak((s) => s.attributes['client.port'] === clientPort);
     expectCommonLeakShape(leak, finAt);
     expect(leak.attributes['tcp.close_wait.cause']).toBe('end_not_called');
@@ -95,7 +98,7 @@ describe.skipIf(skip)('CLOSE_WAIT leaks on live sockets, real ss, real SDK', () 
     expect(leak.attributes['tcp.close_wait.unread_bytes.kernel']).toBe(0);
 
     // Reported once, however many polls follow.
-    await new Promise((r) => setTimeout(r, 3 * POLL_MS));
+    await polls.next(3);
     expect(leakSpans().filter((s) => s.attributes['client.port'] === clientPort)).toHaveLength(1);
     const leaks = await telemetry.metric('tcp.close_wait.leak.count');
     expect(leaks?.dataPoints.map((p) => [p.attributes['tcp.close_wait.cause'], p.value])).toEqual([['end_not_called', 1]]);

@@ -9,6 +9,7 @@ import { canReach } from '../../src/model/transitions.js';
 import type { TcpState } from '../../src/tcp-states.js';
 import { startPeer, type Peer } from '../harness/peer.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { SsPolls } from '../support/ss-polls.js';
 import { createTelemetry, epochMs, hrToMs, waitFor, type Telemetry } from '../support/telemetry.js';
 
 /**
@@ -130,6 +131,8 @@ describe.skipIf(skip)('half-closes on live sockets, real ss, real SDK, the peer 
     const { localPort: peerPort } = await p.line('connected');
     await p.line('fin');
 
+    const polls = new SsPolls();
+    cleanups.push(() => polls.dispose());
     const stuck = await waitFor(() => stuckSpans().find((s) => s.attributes['client.port'] === peerPort), THRESHOLD_MS + 5000, 'a tcp.half_close.stuck span');
     // What the finding says is what the kernel shows.
     expect(await ssShows('fin-wait-2', port, peerPort)).toBe(1);
@@ -159,7 +162,7 @@ describe.skipIf(skip)('half-closes on live sockets, real ss, real SDK, the peer 
     expect(seconds).toBeLessThan((THRESHOLD_MS + 10 * POLL_MS) / 1000);
 
     // Once, however many polls follow.
-    await new Promise((r) => setTimeout(r, 4 * POLL_MS));
+    await polls.next(4);
     expect(stuckSpans().filter((s) => s.attributes['client.port'] === peerPort)).toHaveLength(1);
     const findings = await telemetry.metric('tcp.finding.count');
     expect(findings?.dataPoints.find((d) => d.attributes['tcp.finding.type'] === 'half_close_stuck')?.value).toBe(1);

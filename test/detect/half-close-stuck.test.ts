@@ -175,7 +175,16 @@ describe('findings', () => {
     const detector = new HalfCloseStuckDetector(THRESHOLD_MS);
     f.clock.advance(THRESHOLD_MS);
     const [stuck] = poll(detector, f, [row(f.socket, TcpState.FinWait1)]).findings;
-    expect(stuck).toMatchObject({ cause: 'fin_not_acknowledged', state: TcpState.FinWait1, since: f.c.localFinAt });
+    expect(stuck).toEqual({
+      type: 'half_close_stuck',
+      connection: f.c,
+      cause: 'fin_not_acknowledged',
+      state: TcpState.FinWait1,
+      since: f.c.localFinAt,
+      durationMs: f.clock.time - (f.c.localFinAt as number),
+      detectedAt: f.clock.time,
+    });
+    expect(stuck?.durationMs).toBeGreaterThanOrEqual(THRESHOLD_MS);
     f.clock.advance(100);
     expect(poll(detector, f, [row(f.socket, TcpState.FinWait2)]).findings).toEqual([]);
     expect(f.c.state).toBe(TcpState.FinWait2);
@@ -191,7 +200,15 @@ describe('findings', () => {
     const detector = new HalfCloseStuckDetector(THRESHOLD_MS);
     f.clock.advance(THRESHOLD_MS - 500);
     const [stuck] = poll(detector, f, [row(f.socket, TcpState.FinWait1)]).findings;
-    expect(stuck).toMatchObject({ since: seenAt, durationMs: THRESHOLD_MS });
+    expect(stuck).toEqual({
+      type: 'half_close_stuck',
+      connection: f.c,
+      cause: 'fin_not_acknowledged',
+      state: TcpState.FinWait1,
+      since: seenAt,
+      durationMs: THRESHOLD_MS,
+      detectedAt: f.clock.time,
+    });
   });
 
   it('none once the peer’s FIN arrives, and no more query for it', () => {
@@ -223,7 +240,7 @@ describe('findings', () => {
     const { need, findings } = poll(detector, f, [row(f.socket, TcpState.FinWait2)], {
       duringRead: () => f.tracker.socketEvent(f.socket, { type: 'close' }),
     });
-    expect(need).toBeDefined();
+    expect(need).toEqual({ states: [TcpState.FinWait1, TcpState.FinWait2], portPairs: [{ localPort: SERVER_PORT, peerPort: CLIENT_PORT }] });
     expect(findings).toEqual([]);
     expect(f.listener.changes.slice(before).map((c) => c.state)).toEqual([TcpState.Closed]);
     // Closed: never asked for again.
@@ -246,7 +263,7 @@ describe('findings', () => {
     // The peer closed: the kernel went TIME_WAIT, and a FIN_WAIT query finds nothing.
     f.clock.advance(THRESHOLD_MS * 10);
     const { need, findings } = poll(detector, f, [row(f.socket, TcpState.TimeWait)]);
-    expect(need).toBeDefined();
+    expect(need).toEqual({ states: [TcpState.FinWait1, TcpState.FinWait2], portPairs: [{ localPort: SERVER_PORT, peerPort: CLIENT_PORT }] });
     expect(findings).toEqual([]);
     expect(f.c.state).toBe(TcpState.FinWait2);
     expect(poll(detector, f, []).need).toBeUndefined();
@@ -266,7 +283,15 @@ describe('findings', () => {
     f.clock.advance(THRESHOLD_MS * 10);
     expect(poll(detector, f, [], { answer: false }).findings).toEqual([]);
     const [stuck] = poll(detector, f, [row(f.socket, TcpState.FinWait2)]).findings;
-    expect(stuck?.cause).toBe('peer_not_closing');
+    expect(stuck).toEqual({
+      type: 'half_close_stuck',
+      connection: f.c,
+      cause: 'peer_not_closing',
+      state: TcpState.FinWait2,
+      since: f.c.localFinAt,
+      durationMs: f.clock.time - (f.c.localFinAt as number),
+      detectedAt: f.clock.time,
+    });
   });
 
   it('reports each stuck connection of many, once each', () => {

@@ -159,7 +159,10 @@ describe('what it asks of the kernel', () => {
       ...timeWaitTowards({ address: '10.0.0.99', port: DB.port }, 2000),
     ];
     const { need, findings } = poll(e, { timeWaitNow: others.length, rows: others });
-    expect(need).toBeDefined();
+    // The query names this process's ports only: its listening port, its destination's port.
+    expect(need).toEqual({ states: [TcpState.TimeWait], localPorts: [SERVER_PORT], peerPorts: [DB.port] });
+    // What it costs: the kernel answers with the rows towards that port number alone.
+    expect(rowsFor(others, need as KernelNeed)).toHaveLength(2000);
     expect(findings).toEqual([]);
     expect(e.detector.counts()).toEqual([
       { side: 'server', port: SERVER_PORT, count: 0, sharedListener: false },

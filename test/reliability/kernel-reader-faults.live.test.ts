@@ -36,8 +36,9 @@ function unreadableProcNet(): string {
 }
 
 describe.skipIf(skipWithReason(notLinux))('/proc/net and netstat faults', () => {
-  it('/proc/net unreadable: proc is given up at once, said once, and netstat takes over', async () => {
-    if (skipWithReason(missingTool('netstat', ['--version']))) return;
+  it('/proc/net unreadable: proc is given up at once, said once, and netstat takes over', async (ctx) => {
+    const noNetstat = missingTool('netstat', ['--version']);
+    if (skipWithReason(noNetstat)) ctx.skip(noNetstat);
     diagnostics = captureDiag();
     const dir = unreadableProcNet();
     const reader = new KernelReader([new ProcNetSource(dir), new NetstatSource()]);

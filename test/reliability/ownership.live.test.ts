@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrument } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { SsPolls } from '../support/ss-polls.js';
 import { createTelemetry, waitFor } from '../support/telemetry.js';
 import { eventually, listen } from './support.js';
 
@@ -65,10 +66,14 @@ describe.skipIf(skip)('worker_threads', () => {
       closeWaitThresholdMs: THRESHOLD_MS,
     });
     cleanups.push(() => handle.stop());
+    const polls = new SsPolls();
+    cleanups.push(() => polls.dispose());
     const port = await greetingServer();
     const mine = await unreadClient(port);
     const thread = startThread('hold', port);
     const theirs = await thread.localPort;
+    // The thread's socket enters CLOSE_WAIT as it connects (the server ends at accept): its threshold runs out about now + THRESHOLD_MS.
+    const theirsPastThresholdAt = Date.now() + THRESHOLD_MS;
 
     // Both clients are in CLOSE_WAIT on the same peer port: one query lists both.
     const leak = await waitFor(
@@ -80,7 +85,9 @@ describe.skipIf(skip)('worker_threads', () => {
     expect(leak.attributes['tcp.connection.side']).toBe('client');
     const ss = await execa('ss', ['-t', '-n', '-H', 'state', 'close-wait', 'dport', '=', `:${port}`]);
     expect(ss.stdout).toContain(`:${theirs} `);
-    await new Promise((r) => setTimeout(r, THRESHOLD_MS + 500));
+    // Past the thread socket's threshold, three polls that list it claim nothing.
+    await new Promise((r) => setTimeout(r, Math.max(0, theirsPastThresholdAt - Date.now())));
+    await polls.next(3);
     expect(telemetry.spans('tcp.close_wait.leak').map((s) => s.attributes['network.local.port'])).toEqual([mine.localPort]);
     // The main thread follows its own three connections (its client and the server's two accepted), not the thread's.
     const metric = await telemetry.metric('tcp.connection.count');

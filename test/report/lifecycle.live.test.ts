@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { SsPolls } from '../support/ss-polls.js';
 import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
 
 let telemetry: Telemetry;
@@ -174,11 +175,14 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
   });
 
   it('RST from the client: reset on both sides, ECONNRESET on the server', async () => {
-    const port = await listen(net.createServer((socket) => socket.on('error', () => {}).resume()));
+    const server = net.createServer((socket) => socket.on('error', () => {}).resume());
+    const port = await listen(server);
+    const accepted = once(server, 'connection');
     const client = net.connect(port, '127.0.0.1');
     await once(client, 'connect');
     const clientPort = client.localPort as number;
-    await new Promise((r) => setTimeout(r, 20));
+    // The server has its socket (and so its span) before the RST.
+    await accepted;
     client.resetAndDestroy();
     const { client: c, server: s } = await bothSpans(clientPort);
     expect(c.attributes['tcp.close.reason']).toBe('reset');
@@ -289,9 +293,13 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
     await once(client, 'connect');
     const clientPort = client.localPort as number;
     client.resume();
+    const polls = new SsPolls();
+    cleanups.push(() => polls.dispose());
     client.end('first');
-    // The server sits in CLOSE_WAIT long enough for a poll to see it, then streams and closes.
-    await new Promise((r) => setTimeout(r, 250));
+    // The server sits in CLOSE_WAIT until a poll has seen it, then streams and closes.
+    const server = await waitFor(() => accepted, 2000, 'the accepted socket');
+    if (!server.readableEnded) await once(server, 'end');
+    await polls.next(1);
     accepted?.write(Buffer.alloc(40_000, 'd'));
     accepted?.end(Buffer.alloc(10_000, 'e'));
     const { server: s } = await bothSpans(clientPort);
@@ -318,11 +326,13 @@ describe.skipIf(skip)('after close: what the kernel does once Node has let go', 
     await once(client, 'connect');
     const accepted = await acceptedSocket;
     const clientPort = client.localPort as number;
+    const polls = new SsPolls();
+    cleanups.push(() => polls.dispose());
     // destroy() without end(): Node is done, the kernel still sends a FIN and waits for the peer's.
     client.destroy();
     const c = await waitFor(() => connectionSpan('client', clientPort), 3000, 'the client connection span');
     expect(c.attributes['tcp.close.reason']).toBe('destroyed');
-    await new Promise((r) => setTimeout(r, 200)); // a few polls see the orphan
+    await polls.next(2); // a few polls see the orphan
     accepted.resetAndDestroy(); // the peer's RST ends the orphan
     const after = await waitFor(() => children(c, 'tcp.after_close')[0], 3000, 'the tcp.after_close span');
     const seen = after.events.filter((e) => e.name === 'tcp.state_change').map((e) => e.attributes?.['network.connection.state']);
@@ -427,14 +437,20 @@ describe.skipIf(skip)('coverage of connection kinds', () => {
 
   it('leaves Unix-domain sockets alone, quietly', async () => {
     const path = `/tmp/socklife-test-${process.pid}-${Date.now()}.sock`;
-    const server = net.createServer((socket) => socket.end('x'));
+    let serverSideClosed: Promise<unknown> | undefined;
+    const server = net.createServer((socket) => {
+      serverSideClosed = once(socket, 'close');
+      socket.end('x');
+    });
     server.listen(path);
     await once(server, 'listening');
     cleanups.push(() => server.close());
     const client = net.connect(path);
     client.resume();
     await once(client, 'close');
-    await new Promise((r) => setTimeout(r, 50));
+    // Both ends closed: a connection span would have been made then.
+    await waitFor(() => serverSideClosed, 2000, 'the accepted socket');
+    await serverSideClosed;
     expect(telemetry.spans('tcp.connection')).toEqual([]);
   });
 });

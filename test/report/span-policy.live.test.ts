@@ -161,10 +161,13 @@ describe.skipIf(skip)('span policy on live sockets, real SDK', () => {
             http.get({ host: '127.0.0.1', port, agent: a }, (res) => res.resume().on('end', resolve)).on('error', reject);
           });
         }
-        // The keep-alive connection closes by the server's timeout.
+        // Until every connection has closed on both sides (the keep-alive one by the server's timeout).
         const deadline = Date.now() + 5000;
-        while ((await closedCount(t, 'server')) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        await new Promise((r) => setTimeout(r, 100));
+        const settled = async (): Promise<boolean> => {
+          const servers = await closedCount(t, 'server');
+          return servers >= 3 && (await closedCount(t, 'client')) === servers;
+        };
+        while (!(await settled()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       });
       const connections = telemetry.spans('tcp.connection');
       const clients = await closedCount(telemetry, 'client');
@@ -239,8 +242,10 @@ describe.skipIf(skip)('span policy on live sockets, real SDK', () => {
       const client = net.connect(port, '127.0.0.1', () => client.end());
       cleanups.push(() => client.destroy());
       await waitFor(() => tel.spans('tcp.close_wait.leak')[0], 5000, 'the leak');
+      const closes = [client, ...accepted].map((socket) => (socket.closed ? undefined : closed(socket)));
       for (const socket of accepted) socket.destroy();
-      await new Promise((r) => setTimeout(r, 200));
+      // Both ends closed: a connection span would have been made then.
+      await Promise.all(closes);
     });
     const names = t.spans().map((s) => s.name);
     expect(names).toContain('tcp.close_wait.leak');
