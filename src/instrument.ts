@@ -7,7 +7,7 @@ import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
 import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
 import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
-import { forgetSaidFailures } from './model/notify.js';
+import { forgetSaidFailures } from './notify.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { isClusterWorker } from './observe/cluster-worker.js';
 import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';

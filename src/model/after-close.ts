@@ -2,7 +2,7 @@ import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../poll/kernel-need.js';
 import { TcpState } from '../tcp-states.js';
 import type { Connection, ConnectionEndpoint, StateChange } from './connection.js';
-import { guarded } from './notify.js';
+import { guarded } from '../notify.js';
 import { canReach } from './transitions.js';
 import { TupleIndex } from './tuple-index.js';
 

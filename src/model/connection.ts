@@ -1,15 +1,12 @@
 import type { CreationStack } from '../observe/creation-stack.js';
+import type { ConnectionEndpoint } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketSide } from '../observe/node-sockets.js';
 import type { StateSource, TcpState } from '../tcp-states.js';
-import type { SocketView } from './socket-view.js';
+import type { SocketView } from '../observe/socket-view.js';
 
-/** One endpoint as the model keeps it: normalised address (for matching) and port. */
-export interface ConnectionEndpoint {
-  readonly address: string;
-  readonly port: number;
-}
+export type { ConnectionEndpoint } from '../observe/endpoints.js';
 
 /** One recorded change of state. */
 export interface StateChange {

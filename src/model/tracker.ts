@@ -9,8 +9,8 @@ import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
 import type { Connection, ConnectionEndpoint, FinMark, StateChange } from './connection.js';
 import { closeReasonOf, finProvedByKernelState, kernelEntryTime, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
-import { sayOnce } from './notify.js';
-import type { ServerView, SocketView } from './socket-view.js';
+import { sayOnce } from '../notify.js';
+import type { ServerView, SocketView } from '../observe/socket-view.js';
 import { canReach } from './transitions.js';
 import { TupleIndex } from './tuple-index.js';
 

@@ -1,7 +1,7 @@
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
-import { sayOnce } from '../model/notify.js';
-import type { SocketView } from '../model/socket-view.js';
+import { sayOnce } from '../notify.js';
+import type { SocketView } from './socket-view.js';
 import { captureCreationStack, type CreationStack } from './creation-stack.js';
 
 export type SocketSide = 'client' | 'server';

@@ -3,7 +3,7 @@ import { now } from '../clock.js';
 import type { Detector, PollContext } from '../detect/detector.js';
 import type { Finding, FindingSink } from '../detect/finding.js';
 import type { ListeningSockets } from '../model/listening-sockets.js';
-import { guarded } from '../model/notify.js';
+import { guarded } from '../notify.js';
 import type { ConnectionTracker } from '../model/tracker.js';
 import { readKernelCounters, type KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelReader } from '../observe/kernel/kernel-reader.js';

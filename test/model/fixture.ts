@@ -1,5 +1,5 @@
 import type { Connection, FinMark, StateChange } from '../../src/model/connection.js';
-import type { SocketView } from '../../src/model/socket-view.js';
+import type { SocketView } from '../../src/observe/socket-view.js';
 import { ConnectionTracker, type ConnectionListener } from '../../src/model/tracker.js';
 import type { KernelSocketRow, TcpInfo } from '../../src/observe/kernel/rows.js';
 import { TcpState } from '../../src/tcp-states.js';
