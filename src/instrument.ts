@@ -14,7 +14,6 @@ import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.j
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
-import { StackCompactor } from './observe/stack-compactor.js';
 import { Poller } from './poll/poller.js';
 import { JsonFindingLog } from './report/finding-log.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
@@ -22,6 +21,7 @@ import { FindingFanOut } from './report/findings.js';
 import { ListenMetrics } from './report/listen-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
+import { recordingPolicyFor } from './report/recording-policy.js';
 import { bindTimeWaitMetrics } from './report/time-wait-metrics.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
@@ -64,7 +64,6 @@ class Socklife implements SocklifeHandle {
   private readonly log: JsonFindingLog | undefined;
   private readonly reporter: OtelReporter;
   private readonly reader: KernelReader;
-  private readonly compactor: StackCompactor;
   private readonly poller: Poller;
   private readonly stalls = new EventLoopStalls();
   private readonly listenMetrics: ListenMetrics;
@@ -79,11 +78,17 @@ class Socklife implements SocklifeHandle {
       providers: this.providers,
       spans: options.spans,
       slowHandshakeMs: options.slowHandshakeMs,
-      requireParentSpan: options.requireParentSpan,
       redactPeerAddresses: options.redactPeerAddresses,
       stateCounts: () => this.tracker.stateCounts(),
     });
-    this.tracker = new ConnectionTracker(this.reporter);
+    // The span policy tells the model what to record; the model tells the reporter what happened.
+    const recording = recordingPolicyFor({
+      spans: options.spans,
+      requireParentSpan: options.requireParentSpan,
+      slowHandshakeMs: options.slowHandshakeMs,
+      tracerProvider: () => this.providers.tracerProvider,
+    });
+    this.tracker = new ConnectionTracker(this.reporter, undefined, recording);
     this.observer = new NodeSocketObserver(
       this.tracker,
       { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
@@ -93,7 +98,6 @@ class Socklife implements SocklifeHandle {
       },
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
-    this.compactor = new StackCompactor(() => this.tracker.liveConnections());
     this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
@@ -110,7 +114,7 @@ class Socklife implements SocklifeHandle {
       findings,
       afterDetection: () => {
         this.followGlobalMeterProvider();
-        this.compactor.run();
+        this.tracker.compactStacks();
       },
     });
     this.observer.enable();
@@ -153,7 +157,6 @@ class Socklife implements SocklifeHandle {
     this.poller.stop();
     this.reader.stop();
     this.stalls.stop();
-    this.compactor.stop();
     this.observer.disable();
     this.tracker.stop();
     this.listeners.clear();

@@ -47,7 +47,7 @@ describe('SYN_SENT', () => {
     expect(f.c.closeReason).toBe('error');
     expect(f.c.peer).toEqual({ address: '127.0.0.1', port: SERVER_PORT });
     // A failed handshake leaves nothing in the kernel to follow.
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 });
 
@@ -80,7 +80,7 @@ describe('ESTABLISHED', () => {
     const reset = Object.assign(new Error('reset'), { code: 'ECONNRESET' });
     f.tracker.socketEvent(f.socket, { type: 'close', error: reset });
     expect(f.c.closeReason).toBe('reset');
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
     expect(f.tracker.liveConnections().size).toBe(0);
   });
 });
@@ -139,7 +139,7 @@ describe('LAST_ACK', () => {
     f.tracker.socketEvent(f.socket, { type: 'close' });
     expect(f.c.state).toBe(TcpState.Closed);
     expect(f.c.closeReason).toBe('fin');
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 });
 
@@ -178,14 +178,16 @@ describe('TIME_WAIT and after close', () => {
     const f = serverFinWait2();
     f.tracker.socketEvent(f.socket, { type: 'end' });
     f.tracker.socketEvent(f.socket, { type: 'close' });
-    expect(f.tracker.afterClose.size).toBe(1);
-    const need = f.tracker.afterClose.need();
+    expect(f.tracker.followedAfterClose).toBe(1);
+    expect(f.c.followedAfterClose).toBe(true);
+    const need = f.tracker.kernelNeed();
     expect(need?.portPairs).toEqual([{ localPort: SERVER_PORT, peerPort: CLIENT_PORT }]);
-    if (need === undefined) throw new Error('no need');
     const t1 = f.clock.advance(100);
-    f.tracker.afterClose.apply([row(f.socket, TcpState.TimeWait)], t1, need);
+    f.tracker.kernelRows([row(f.socket, TcpState.TimeWait)], 'ss', t1);
+    expect(f.listener.afterCloses).toEqual([]);
+    f.tracker.kernelNeed();
     const t2 = f.clock.advance(60_000);
-    f.tracker.afterClose.apply([], t2, need);
+    f.tracker.kernelRows([], 'ss', t2);
     expect(f.listener.afterCloses).toEqual([
       {
         id: f.c.id,
@@ -195,7 +197,7 @@ describe('TIME_WAIT and after close', () => {
         ],
       },
     ]);
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 
   it('a row for a socket closed during the poll is ignored by the live model', () => {
