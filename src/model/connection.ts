@@ -2,7 +2,7 @@ import type { CreationStack } from '../observe/creation-stack.js';
 import type { ConnectionEndpoint } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelSourceName } from '../observe/kernel/source.js';
-import type { SocketSide } from '../observe/node-sockets.js';
+import type { SocketSide } from '../observe/socket-events.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import type { SocketView } from '../observe/socket-view.js';
 

@@ -5,7 +5,7 @@ import { compactStack, isRawStack, type CreationStack } from '../observe/creatio
 import { isInetFamily } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
-import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-sockets.js';
+import type { SocketEvent, SocketSide, SocketSink } from '../observe/socket-events.js';
 import type { ServerView, SocketView } from '../observe/socket-view.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
