@@ -38,6 +38,11 @@ export class OtelReporter implements ConnectionListener {
   private readonly writer: ConnectionSpanWriter;
   /** By connection id: an integer key costs the record no identity hash. */
   private readonly connections = new Map<number, ConnectionSpans | DeferredSpans>();
+  /**
+   * How many connections have an open `tcp.connection` span. Under `anomalies` it is mostly 0:
+   * the events that only open spans take (a FIN, a lookup) then cost no lookup.
+   */
+  private openSpans = 0;
 
   constructor(private readonly options: OtelReporterOptions) {
     const providers = options.providers;
@@ -49,8 +54,8 @@ export class OtelReporter implements ConnectionListener {
     if (!c.recorded || this.options.spans === 'findings') return;
     // A client connection belongs to whatever the caller was doing; an accepted one starts a trace.
     const parent = c.side === 'client' ? context.active() : ROOT_CONTEXT;
-    const state = this.options.spans === 'anomalies' ? new DeferredSpans(parent) : this.writer.start(c, parent);
-    if (state !== undefined) this.connections.set(c.id, state);
+    if (this.options.spans === 'anomalies') this.connections.set(c.id, new DeferredSpans(parent));
+    else this.track(c, this.writer.start(c, parent));
   }
 
   lookedUp(c: Connection): void {
@@ -80,7 +85,10 @@ export class OtelReporter implements ConnectionListener {
     if (!c.recorded) return;
     let state = this.connections.get(c.id);
     if (state instanceof DeferredSpans) state = isNotable(c, this.options.slowHandshakeMs) ? this.materialize(c, state) : undefined;
-    if (state?.open === true) this.writer.closed(state, c, end, handshakeError);
+    if (state?.open === true) {
+      this.writer.closed(state, c, end, handshakeError);
+      this.openSpans--;
+    }
     // The connection span's context stays for the after-close span, while the model follows it.
     if (state === undefined || !c.followedAfterClose) this.connections.delete(c.id);
   }
@@ -110,14 +118,23 @@ export class OtelReporter implements ConnectionListener {
   /** A deferred connection's spans, made now; from here on it is recorded live. */
   private materialize(c: Connection, deferred: DeferredSpans): ConnectionSpans | undefined {
     const spans = materialize(c, deferred, this.writer);
-    if (spans === undefined) this.connections.delete(c.id);
-    else this.connections.set(c.id, spans);
+    this.track(c, spans);
     return spans;
+  }
+
+  /** Keeps a connection's spans (just started); undefined: the SDK records none, nothing is kept. */
+  private track(c: Connection, spans: ConnectionSpans | undefined): void {
+    if (spans === undefined) {
+      this.connections.delete(c.id);
+      return;
+    }
+    this.connections.set(c.id, spans);
+    this.openSpans++;
   }
 
   /** The spans of a connection whose `tcp.connection` span is still open. */
   private openSpansOf(c: Connection): ConnectionSpans | undefined {
-    if (!c.recorded) return undefined;
+    if (this.openSpans === 0 || !c.recorded) return undefined;
     const state = this.connections.get(c.id);
     return state instanceof DeferredSpans || state?.open !== true ? undefined : state;
   }
