@@ -1,5 +1,4 @@
 import { diag } from '@opentelemetry/api';
-import { now } from '../clock.js';
 import type { Connection } from './connection.js';
 
 /**
@@ -23,12 +22,14 @@ export class StackCompaction {
   constructor(
     private readonly connections: () => ReadonlySet<Connection>,
     private readonly compactOne: (c: Connection) => void,
+    /** The model's clock (epoch ms), which dated the connections. */
+    private readonly now: () => number,
   ) {}
 
   /** Starts (or goes on with) a sweep over the connections opened more than a second ago. */
   run(): void {
     if (this.stopped || this.scheduled) return;
-    const openedBefore = now() - COMPACT_AGE_MS;
+    const openedBefore = this.now() - COMPACT_AGE_MS;
     this.slice(openedBefore);
   }
 
@@ -41,7 +42,7 @@ export class StackCompaction {
     if (this.stopped) return;
     let done: boolean;
     try {
-      done = this.compact(openedBefore, now() + SLICE_MS);
+      done = this.compact(openedBefore, this.now() + SLICE_MS);
     } catch (error) {
       // Runs from setImmediate too, outside the poll's guard: nothing may reach the application.
       diag.error('socklife: could not compact creation stacks', error);
@@ -64,7 +65,7 @@ export class StackCompaction {
       const c = next.value;
       if (c.createdAt < openedBefore) this.compactOne(c);
       // Reading the clock costs too: look every 16 connections.
-      if (++n % 16 === 0 && now() > deadline) return false;
+      if (++n % 16 === 0 && this.now() > deadline) return false;
     }
     this.sweep = undefined;
     return true;

@@ -65,6 +65,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
       (c) => {
         if (isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack);
       },
+      now,
     );
   }
 
