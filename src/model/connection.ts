@@ -109,6 +109,15 @@ export interface Connection {
   kernelCloseWaitPolls: number;
 }
 
+/**
+ * The state a connection is in when the model first sees it, at `createdAt`, from socket
+ * events: a client has called connect() (its SYN is out); the kernel finished a server's
+ * handshake before accept().
+ */
+export function openingState(side: SocketSide): TcpState {
+  return side === 'client' ? TcpState.SynSent : TcpState.Established;
+}
+
 /** A new record: every field set, in one order, so that every record has the same shape. */
 export function newConnection(id: number, side: SocketSide, time: number, creationStack: CreationStack | undefined, socket: SocketView): Connection {
   return {

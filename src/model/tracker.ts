@@ -9,7 +9,7 @@ import type { SocketEvent, SocketSide, SocketSink } from '../observe/socket-even
 import type { ServerView, SocketView } from '../observe/socket-view.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
-import { newConnection, type Connection, type StateChange } from './connection.js';
+import { newConnection, openingState, type Connection, type StateChange } from './connection.js';
 import type { ConnectionModel } from './connection-model.js';
 import { EndpointLearning } from './endpoint-learning.js';
 import { closeReasonOf, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
@@ -177,8 +177,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     } catch (error) {
       listenerThrew(error);
     }
-    // A client has called connect() (its SYN is out); the kernel finished a server's handshake before accept().
-    this.setState(connection, side === 'client' ? TcpState.SynSent : TcpState.Established, 'socket_event', time);
+    this.setState(connection, openingState(side), 'socket_event', time);
     return true;
   }
 

@@ -5,7 +5,7 @@ import type { TcpState } from '../tcp-states.js';
 import { writeAfterCloseSpan } from './after-close-span.js';
 import { ConnectionMetrics } from './connection-metrics.js';
 import { ConnectionSpanWriter, contextOf, type ConnectionSpans } from './connection-spans.js';
-import { DeferredSpans, materialize } from './deferred-spans.js';
+import { deferredSpans, isDeferred, isOpeningChange, materialize, withChange, type DeferredSpans } from './deferred-spans.js';
 import { handshakeFailure } from './handshake.js';
 import type { Providers } from './providers.js';
 import { isNotable, type SpanPolicy } from './span-policy.js';
@@ -54,7 +54,7 @@ export class OtelReporter implements ConnectionListener {
     if (!c.recorded || this.options.spans === 'findings') return;
     // A client connection belongs to whatever the caller was doing; an accepted one starts a trace.
     const parent = c.side === 'client' ? context.active() : ROOT_CONTEXT;
-    if (this.options.spans === 'anomalies') this.connections.set(c.id, new DeferredSpans(parent));
+    if (this.options.spans === 'anomalies') this.connections.set(c.id, deferredSpans(parent));
     else this.track(c, this.writer.start(c, parent));
   }
 
@@ -67,8 +67,10 @@ export class OtelReporter implements ConnectionListener {
     // The handshake metric counts every client, recorded or not.
     if (change.state === 'established' && c.side === 'client') this.metrics.handshakeEnded(c, change.time, undefined);
     if (!c.recorded) return;
+    // Under anomalies a connection's first change cannot find spans yet, and its record says it.
+    if (this.options.spans === 'anomalies' && isOpeningChange(c, change)) return;
     const state = this.connections.get(c.id);
-    if (state instanceof DeferredSpans) state.add(change);
+    if (isDeferred(state)) this.connections.set(c.id, withChange(state, change));
     else if (state?.open === true) this.writer.stateChanged(state, c, change);
   }
 
@@ -84,7 +86,7 @@ export class OtelReporter implements ConnectionListener {
     if (handshakeError !== undefined) this.metrics.handshakeEnded(c, end, handshakeError);
     if (!c.recorded) return;
     let state = this.connections.get(c.id);
-    if (state instanceof DeferredSpans) state = isNotable(c, this.options.slowHandshakeMs) ? this.materialize(c, state) : undefined;
+    if (isDeferred(state)) state = isNotable(c, this.options.slowHandshakeMs) ? this.materialize(c, state) : undefined;
     if (state?.open === true) {
       this.writer.closed(state, c, end, handshakeError);
       this.openSpans--;
@@ -96,7 +98,7 @@ export class OtelReporter implements ConnectionListener {
   afterClose(c: Connection, sightings: readonly StateChange[]): void {
     const state = this.connections.get(c.id);
     this.connections.delete(c.id);
-    if (state === undefined || state instanceof DeferredSpans) return;
+    if (state === undefined || isDeferred(state)) return;
     writeAfterCloseSpan(this.options.providers.tracer, contextOf(state), c, sightings, this.writer.endpoints(c));
   }
 
@@ -106,7 +108,7 @@ export class OtelReporter implements ConnectionListener {
    */
   connectionContext(c: Connection): Context | undefined {
     const state = this.connections.get(c.id);
-    const spans = state instanceof DeferredSpans ? this.materialize(c, state) : state;
+    const spans = isDeferred(state) ? this.materialize(c, state) : state;
     return spans?.open === true ? contextOf(spans) : undefined;
   }
 
@@ -136,6 +138,6 @@ export class OtelReporter implements ConnectionListener {
   private openSpansOf(c: Connection): ConnectionSpans | undefined {
     if (this.openSpans === 0 || !c.recorded) return undefined;
     const state = this.connections.get(c.id);
-    return state instanceof DeferredSpans || state?.open !== true ? undefined : state;
+    return isDeferred(state) || state?.open !== true ? undefined : state;
   }
 }
