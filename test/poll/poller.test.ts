@@ -26,9 +26,21 @@ function recordingDetector(name: string, calls: string[], behaviour: Partial<Det
   };
 }
 
+/** Runs the poller until the last detector's kernel pass has run: one poll, waited for, not slept through. */
 async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise<void> {
   const { tracker } = model();
   let counterReads = 0;
+  const last = detectors.at(-1) as Detector;
+  const fromKernel = last.fromKernel;
+  const kernelPassDone = new Promise<void>((resolve) => {
+    last.fromKernel = (context, rows) => {
+      try {
+        return fromKernel?.call(last, context, rows) ?? [];
+      } finally {
+        resolve();
+      }
+    };
+  });
   const poller = new Poller({
     intervalMs: 60_000,
     tracker,
@@ -42,7 +54,7 @@ async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise
     },
   });
   poller.start();
-  await new Promise((r) => setTimeout(r, 50));
+  await kernelPassDone;
   poller.stop();
   expect(counterReads).toBe(1);
 }
