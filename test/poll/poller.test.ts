@@ -4,7 +4,11 @@ import type { Finding } from '../../src/detect/finding.js';
 import { ListeningSockets } from '../../src/model/listening-sockets.js';
 import { KernelReader } from '../../src/observe/kernel/kernel-reader.js';
 import { Poller } from '../../src/poll/poller.js';
-import { model } from '../model/fixture.js';
+import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
+import type { KernelQuery, KernelSource } from '../../src/observe/kernel/source.js';
+import type { StateChange } from '../../src/model/connection.js';
+import { TcpState } from '../../src/tcp-states.js';
+import { model, row, serverFinWait2 } from '../model/fixture.js';
 
 /** A detector that records what the poller asked of it. */
 function recordingDetector(name: string, calls: string[], behaviour: Partial<Detector> = {}): Detector {
@@ -82,5 +86,40 @@ describe('Poller', () => {
     await onePoll([throwing, healthy], reported);
     expect(reported).toEqual([finding]);
     expect(calls).toContain('b.wantsCounters');
+  });
+});
+
+describe('the model’s own kernel need', () => {
+  it('is asked with the detectors’ needs, and its rows go back to the model, which finishes the after-close story itself', async () => {
+    const f = serverFinWait2();
+    f.tracker.socketEvent(f.socket, { type: 'end' });
+    f.tracker.socketEvent(f.socket, { type: 'close' });
+    const queries: KernelQuery[] = [];
+    // The first read shows the closed connection in TIME_WAIT; later ones no longer list it.
+    const source: KernelSource = {
+      name: 'ss',
+      read: async (query) => {
+        queries.push(query);
+        const rows: KernelSocketRow[] = queries.length === 1 ? [row(f.socket, TcpState.TimeWait)] : [];
+        return { rows, skipped: 0 };
+      },
+    };
+    const done = new Promise<readonly StateChange[]>((resolve) => {
+      f.listener.afterClose = (_c, sightings) => resolve(sightings);
+    });
+    const poller = new Poller({
+      intervalMs: 10,
+      tracker: f.tracker,
+      listeners: new ListeningSockets(),
+      reader: new KernelReader([source]),
+      detectors: [],
+      findings: { report: () => {} },
+    });
+    poller.start();
+    const sightings = await done;
+    poller.stop();
+    expect(queries[0]?.portPairs).toEqual([{ localPort: f.socket.localPort, peerPort: f.socket.remotePort }]);
+    expect(sightings.map((s) => s.state)).toEqual([TcpState.TimeWait, TcpState.Closed]);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 });
