@@ -5,5 +5,5 @@ export { TcpState, ALL_TCP_STATES } from './tcp-states.js';
 export type { StateSource } from './tcp-states.js';
 export type { SocklifeOptions, SocklifeHandle, ResolvedOptions, SourceOption, SpanPolicy, SocklifeInstrumentationConfig } from './types.js';
 export type { CloseWaitCause } from './detect/close-wait-leak.js';
-export { SCOPE_NAME } from './report/otel-reporter.js';
+export { SCOPE_NAME } from './report/providers.js';
 export { VERSION } from './version.js';

@@ -1,4 +1,4 @@
-import { diag, metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
+import { metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import type * as net from 'node:net';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
@@ -7,14 +7,13 @@ import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
 import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
 import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
-import { forgetSaidFailures } from './model/notify.js';
+import { forgetSaidFailures } from './notify.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { isClusterWorker } from './observe/cluster-worker.js';
 import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
-import { StackCompactor } from './observe/stack-compactor.js';
 import { Poller } from './poll/poller.js';
 import { JsonFindingLog } from './report/finding-log.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
@@ -22,7 +21,9 @@ import { FindingFanOut } from './report/findings.js';
 import { ListenMetrics } from './report/listen-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
+import { recordingPolicyFor } from './report/recording-policy.js';
 import { bindTimeWaitMetrics } from './report/time-wait-metrics.js';
+import { BorrowedHandle, getActive, secondStart, setActive, type RunningInstrumentation, type Starter } from './running.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
 /** What detectors share with the running instrumentation, which stops them. */
@@ -51,7 +52,7 @@ function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[
  * One running instrumentation: observe → model → detect → report. Socket events feed the
  * model as they happen; an unref()'d poller runs the detectors and reads the kernel for them.
  */
-class Socklife implements SocklifeHandle {
+class Socklife implements RunningInstrumentation {
   readonly options: ResolvedOptions;
   private readonly observer: NodeSocketObserver;
   private readonly tracker: ConnectionTracker;
@@ -64,13 +65,15 @@ class Socklife implements SocklifeHandle {
   private readonly log: JsonFindingLog | undefined;
   private readonly reporter: OtelReporter;
   private readonly reader: KernelReader;
-  private readonly compactor: StackCompactor;
   private readonly poller: Poller;
   private readonly stalls = new EventLoopStalls();
   private readonly listenMetrics: ListenMetrics;
   private stopped = false;
 
-  constructor(options: ResolvedOptions) {
+  constructor(
+    options: ResolvedOptions,
+    readonly startedBy: Starter,
+  ) {
     this.options = options;
     forgetSaidFailures();
     this.globalMeterProvider = metrics.getMeterProvider();
@@ -79,11 +82,17 @@ class Socklife implements SocklifeHandle {
       providers: this.providers,
       spans: options.spans,
       slowHandshakeMs: options.slowHandshakeMs,
-      requireParentSpan: options.requireParentSpan,
       redactPeerAddresses: options.redactPeerAddresses,
       stateCounts: () => this.tracker.stateCounts(),
     });
-    this.tracker = new ConnectionTracker(this.reporter);
+    // The span policy tells the model what to record; the model tells the reporter what happened.
+    const recording = recordingPolicyFor({
+      spans: options.spans,
+      requireParentSpan: options.requireParentSpan,
+      slowHandshakeMs: options.slowHandshakeMs,
+      tracerProvider: () => this.providers.tracerProvider,
+    });
+    this.tracker = new ConnectionTracker(this.reporter, undefined, recording);
     this.observer = new NodeSocketObserver(
       this.tracker,
       { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
@@ -93,7 +102,6 @@ class Socklife implements SocklifeHandle {
       },
     );
     this.reader = new KernelReader(kernelSourcesFor(options.source));
-    this.compactor = new StackCompactor(() => this.tracker.liveConnections());
     this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
@@ -110,7 +118,7 @@ class Socklife implements SocklifeHandle {
       findings,
       afterDetection: () => {
         this.followGlobalMeterProvider();
-        this.compactor.run();
+        this.tracker.compactStacks();
       },
     });
     this.observer.enable();
@@ -153,7 +161,6 @@ class Socklife implements SocklifeHandle {
     this.poller.stop();
     this.reader.stop();
     this.stalls.stop();
-    this.compactor.stop();
     this.observer.disable();
     this.tracker.stop();
     this.listeners.clear();
@@ -163,40 +170,33 @@ class Socklife implements SocklifeHandle {
   }
 }
 
-// One instrumentation per process, shared by the CommonJS and ES module builds.
-const ACTIVE = Symbol.for('socklife.active');
-type GlobalWithActive = typeof globalThis & { [ACTIVE]?: Socklife };
-
-function getActive(): Socklife | undefined {
-  return (globalThis as GlobalWithActive)[ACTIVE];
-}
-
-function setActive(instance: Socklife | undefined): void {
-  (globalThis as GlobalWithActive)[ACTIVE] = instance;
-}
-
 /**
  * Starts following the TCP sockets of this process. Invalid options throw a TypeError that
- * names the option. Calling it again while running returns the running instrumentation.
+ * names the option. Called while an instrumentation runs, it returns a handle on the running
+ * one, warning that its options are ignored and that its `stop()` will not stop it.
  */
 export function instrument(options?: SocklifeOptions): SocklifeHandle {
+  return start('instrument', options);
+}
+
+/** Starts an instrumentation on behalf of `by` (a front end), or hands a second start the running one. */
+export function start(by: Starter, options?: SocklifeOptions): SocklifeHandle {
   const resolved = resolveOptions(options);
   const active = getActive();
-  if (active !== undefined) {
-    diag.warn('socklife: instrument() called while already running; returning the running instrumentation');
-    return active;
-  }
-  const instance = new Socklife(resolved);
+  if (active !== undefined) return secondStart(active, by);
+  const instance = new Socklife(resolved, by);
   setActive(instance);
   return instance;
 }
 
 /**
- * Follows one server's connections. Uses the running instrumentation, or starts one that
- * follows only the servers given here (`autoInstrument: false`).
+ * Follows one server's connections. Uses the running instrumentation (its handle then leaves
+ * it running at `stop()`), or starts one that follows only the servers given here
+ * (`autoInstrument: false`).
  */
 export function instrumentServer(server: net.Server, options?: Omit<SocklifeOptions, 'autoInstrument'>): SocklifeHandle {
-  const handle = getActive() ?? instrument({ ...options, autoInstrument: false });
+  const active = getActive();
+  const handle = active === undefined ? start('instrumentServer', { ...options, autoInstrument: false }) : new BorrowedHandle(active);
   handle.instrumentServer(server);
   return handle;
 }

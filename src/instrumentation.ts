@@ -1,6 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { resolveOptions } from './config.js';
-import { instrument } from './instrument.js';
+import { start } from './instrument.js';
 import { SCOPE_NAME } from './report/providers.js';
 import type { SocklifeHandle, SocklifeInstrumentationConfig } from './types.js';
 import { VERSION } from './version.js';
@@ -14,6 +14,8 @@ import { VERSION } from './version.js';
  * Like an `InstrumentationBase`, it is enabled when made unless `enabled: false`. Options are
  * those of `instrument()`, validated here. `enable()` and `disable()` may be called any number
  * of times; `disable()` leaves no channel subscription, timer, prototype wrapper or child process.
+ * Enabled while socklife already runs (the drop-in), it warns and uses the running
+ * instrumentation, whose options stay in force and which its `disable()` does not stop.
  */
 export class SocklifeInstrumentation {
   readonly instrumentationName = SCOPE_NAME;
@@ -31,12 +33,14 @@ export class SocklifeInstrumentation {
   enable(): void {
     if (this.handle !== undefined) return;
     const { enabled: _enabled, ...options } = this.config;
-    this.handle = instrument({
+    this.handle = start('instrumentation-class', {
       ...options,
       ...(this.tracerProvider === undefined ? {} : { tracerProvider: this.tracerProvider }),
       ...(this.meterProvider === undefined ? {} : { meterProvider: this.meterProvider }),
     });
-    // Already running (the drop-in, or instrument() in code): it reports to these providers from now on.
+    // Already running (the drop-in, or instrument() in code): the first start owns it, and
+    // this one's disable() leaves it running (see docs/second-start.md); it reports to these
+    // providers from now on.
     if (this.tracerProvider !== undefined) this.handle.setTracerProvider(this.tracerProvider);
     if (this.meterProvider !== undefined) this.handle.setMeterProvider(this.meterProvider);
   }

@@ -5,10 +5,10 @@
  */
 import { diag } from '@opentelemetry/api';
 import { optionsFromEnv } from './config.js';
-import { instrument } from './instrument.js';
+import { start } from './instrument.js';
 
 try {
-  instrument(optionsFromEnv());
+  start('drop-in', optionsFromEnv());
 } catch (error) {
   diag.error('socklife: could not start', error);
 }

@@ -143,3 +143,25 @@ describe.skipIf(skip)('SOCKLIFE_LOG: findings as JSON lines, no SDK registered',
     expect(stderr).toBe('');
   });
 });
+
+describe.skipIf(skip)('a second start: SocklifeInstrumentation enabled while the drop-in runs', () => {
+  it('warns once naming both; its options are ignored and its disable() leaves the drop-in running', async () => {
+    const result = await execa(process.execPath, ['--require', 'socklife/register', join(__dirname, 'programs', 'second-start.cjs')], {
+      env: { ...ENV, RUN_MS: '5000' },
+      reject: false,
+      timeout: 15_000,
+    });
+    // The program exits 0 once the drop-in reported the leak made after disable(), on the drop-in's threshold.
+    expect(result.exitCode, result.stderr).toBe(0);
+    const leak = result.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as PrintedSpan)
+      .find((span) => span.name === 'tcp.close_wait.leak');
+    expect(leak?.attributes['tcp.close_wait.cause']).toBe('end_not_called');
+    const warnings = result.stderr.split('\n').filter((line) => line.includes('socklife'));
+    expect(warnings).toEqual([
+      'socklife: SocklifeInstrumentation.enable() while the drop-in (socklife/register) is running: its options are ignored and disable() will not stop the drop-in',
+    ]);
+  });
+});

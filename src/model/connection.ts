@@ -1,15 +1,12 @@
 import type { CreationStack } from '../observe/creation-stack.js';
+import type { ConnectionEndpoint } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelSourceName } from '../observe/kernel/source.js';
-import type { SocketSide } from '../observe/node-sockets.js';
-import type { StateSource, TcpState } from '../tcp-states.js';
-import type { SocketView } from './socket-view.js';
+import type { SocketSide } from '../observe/socket-events.js';
+import { TcpState, type StateSource } from '../tcp-states.js';
+import type { SocketView } from '../observe/socket-view.js';
 
-/** One endpoint as the model keeps it: normalised address (for matching) and port. */
-export interface ConnectionEndpoint {
-  readonly address: string;
-  readonly port: number;
-}
+export type { ConnectionEndpoint } from '../observe/endpoints.js';
 
 /** One recorded change of state. */
 export interface StateChange {
@@ -47,8 +44,9 @@ export interface LookupRecord {
 }
 
 /**
- * The per-connection record that merges socket events and kernel rows. Only the tracker
- * writes it; detectors and reporters read it (a reporter keeps its own state in `report`).
+ * The per-connection record that merges socket events and kernel rows. Only the model writes
+ * it (the tracker, and the parts of the model it owns); detectors and reporters read it, and
+ * a reporter keeps its own state for a connection itself.
  */
 export interface Connection {
   readonly id: number;
@@ -71,13 +69,16 @@ export interface Connection {
   peer: ConnectionEndpoint | undefined;
   /** The port the kernel query filters on: a server's listening port, a client's target port. */
   filterPort: number | undefined;
-  /** True when a reporter records this connection (and so wants its endpoints at once). */
+  /**
+   * True when the model records this connection in full, as its recording policy decided at
+   * open: its endpoints are read at once, and it may be followed in the kernel after close.
+   */
   recorded: boolean;
   /**
-   * The recording reporter's own state for this connection (its spans), kept on the record
-   * rather than in a WeakMap: one field costs less than a table entry per connection.
+   * True when, at close, the model began to follow it in the kernel: the listener's
+   * `afterClose` then comes once, when the model stops following it.
    */
-  report: unknown;
+  followedAfterClose: boolean;
   /** Where a client asked to connect (`connect()`'s host and port), known before the handshake. */
   target: { readonly host: string | undefined; readonly port: number | undefined } | undefined;
   /** The DNS lookup of a client that connected by host name. */
@@ -107,3 +108,53 @@ export interface Connection {
   /** Consecutive polls that saw this connection in CLOSE_WAIT. */
   kernelCloseWaitPolls: number;
 }
+
+/**
+ * The state a connection is in when the model first sees it, at `createdAt`, from socket
+ * events: a client has called connect() (its SYN is out); the kernel finished a server's
+ * handshake before accept().
+ */
+export function openingState(side: SocketSide): TcpState {
+  return side === 'client' ? TcpState.SynSent : TcpState.Established;
+}
+
+/** A new record: every field set, in one order, so that every record has the same shape. */
+export function newConnection(id: number, side: SocketSide, time: number, creationStack: CreationStack | undefined, socket: SocketView): Connection {
+  return {
+    id,
+    side,
+    createdAt: time,
+    creationStack,
+    socket,
+    state: TcpState.Closed,
+    stateSource: 'socket_event',
+    stateSince: time,
+    sawClosing: false,
+    local: undefined,
+    peer: undefined,
+    filterPort: undefined,
+    recorded: false,
+    followedAfterClose: false,
+    target: undefined,
+    lookup: undefined,
+    connectedAt: undefined,
+    timeoutAt: undefined,
+    firstFin: undefined,
+    secondFin: undefined,
+    peerFinAt: undefined,
+    localFinAt: undefined,
+    endCalledAt: undefined,
+    destroyCalledAt: undefined,
+    resetRequested: false,
+    closedAt: undefined,
+    closeReason: undefined,
+    error: undefined,
+    bytesRead: 0,
+    bytesWritten: 0,
+    kernel: undefined,
+    kernelCloseWaitPolls: 0,
+  };
+}
+
+/** A connection whose endpoints are known, as a 4-tuple index holds it. */
+export type IndexedConnection = Connection & { local: ConnectionEndpoint; peer: ConnectionEndpoint };

@@ -1,56 +1,33 @@
 import { diag } from '@opentelemetry/api';
 import { now as systemClock } from '../clock.js';
-import type { CreationStack } from '../observe/creation-stack.js';
-import { EndpointReader, isInetFamily } from '../observe/endpoints.js';
+import { sayOnce } from '../notify.js';
+import { compactStack, isRawStack, type CreationStack } from '../observe/creation-stack.js';
+import { isInetFamily } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
-import type { SocketEvent, SocketSide, SocketSink } from '../observe/node-sockets.js';
+import type { SocketEvent, SocketSide, SocketSink } from '../observe/socket-events.js';
+import type { ServerView, SocketView } from '../observe/socket-view.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
-import type { Connection, ConnectionEndpoint, FinMark, StateChange } from './connection.js';
-import { closeReasonOf, finProvedByKernelState, kernelEntryTime, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
-import { sayOnce } from './notify.js';
-import type { ServerView, SocketView } from './socket-view.js';
+import { newConnection, openingState, type Connection, type StateChange } from './connection.js';
+import type { ConnectionModel } from './connection-model.js';
+import { EndpointLearning } from './endpoint-learning.js';
+import { closeReasonOf, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
+import { KernelRowApplier } from './kernel-rows.js';
+import type { ConnectionListener } from './listener.js';
+import { LiveConnections } from './live-index.js';
+import { RECORD_NOTHING, type RecordingPolicy } from './recording-policy.js';
+import { StackCompaction } from './stack-compaction.js';
 import { canReach } from './transitions.js';
-import { TupleIndex } from './tuple-index.js';
 
-/** Who wants to know when connections open, change state and close (reporters). */
-export interface ConnectionListener {
-  /** Returns true when it records this connection (and so needs its endpoints at once). */
-  opened(connection: Connection): boolean;
-  /**
-   * The kernel kept a closed connection for a while (TIME_WAIT, an orphaned FIN_WAIT) and a
-   * poll saw it; `sightings` are the states it showed, oldest first, the last one `closed`.
-   */
-  afterClose(connection: Connection, sightings: readonly StateChange[]): void;
-  /** A FIN went one way or the other (`connection.firstFin`, then `secondFin`). */
-  finSeen(connection: Connection, fin: FinMark): void;
-  /** A client resolved its host name (`connection.lookup`). */
-  lookedUp(connection: Connection): void;
-  stateChanged(connection: Connection, change: StateChange): void;
-  /** Returns true when it wants to hear what the kernel does with the socket after close. */
-  closed(connection: Connection): boolean;
-}
-
-/** What detectors read of the model: live connections, by state, with endpoints on demand. */
-export interface ConnectionModel {
-  /** Live connections currently in a state. */
-  connectionsIn(state: TcpState): ReadonlySet<Connection>;
-  liveConnections(): ReadonlySet<Connection>;
-  /** Learns a live connection's endpoints if they are not known yet (two system calls, once). */
-  ensureEndpoints(c: Connection): void;
-  /** The kernel query for this process's connections in `states`: its servers' ports and its clients' target ports. */
-  portsQuery(states: readonly TcpState[]): KernelQuery | undefined;
-  /**
-   * True when a socket is not read (`readableFlowing` not true), so a FIN could sit in the
-   * kernel with no `'end'`; a flowing socket emits `'end'` as soon as the FIN arrives.
-   */
-  hasUnreadSockets(): boolean;
-}
+export type { ConnectionListener } from './listener.js';
+export type { ConnectionModel } from './connection-model.js';
 
 /**
- * Owns every connection record: turns socket events and kernel rows into state changes,
- * all through `setState`, and keeps the indexes the poll and the detectors need.
+ * Owns every connection record: turns socket events into state changes, all through
+ * `setState`, and tells its listener. Kernel rows, endpoints, indexes, the after-close
+ * follow-up and stack compaction are parts it owns (one module each); only they and it
+ * write a record.
  */
 export class ConnectionTracker implements SocketSink, ConnectionModel {
   /**
@@ -60,21 +37,14 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
    * connection.
    */
   private readonly recordKey: symbol = Symbol('socklife.connection');
-  private readonly live = new Set<Connection>();
-  private readonly byTuple = new TupleIndex<IndexedConnection>();
-  /**
-   * Live connections per state, counted on every change; the sets themselves are built only
-   * when a detector asks (once per poll at most), so a state change costs two counter updates
-   * rather than two hash-set operations.
-   */
-  private readonly stateCount: Partial<Record<TcpState, number>> = {};
-  /** The live connections by state, as of the last change; undefined until asked again. */
-  private byState: Map<TcpState, Set<Connection>> | undefined;
-  private readonly serverPorts = new Map<number, number>();
-  private readonly clientPeerPorts = new Map<number, number>();
-  private readonly endpoints = new EndpointReader();
+  private readonly index = new LiveConnections();
+  private readonly endpoints = new EndpointLearning(this.index);
+  private readonly rows: KernelRowApplier;
   /** Closed connections the kernel may still hold. */
-  readonly afterClose: AfterCloseFollower;
+  private readonly afterClose: AfterCloseFollower;
+  /** What the last `kernelNeed()` asked for the after-close follow-up, until its rows come. */
+  private afterCloseAsked: KernelQuery | undefined;
+  private readonly compaction: StackCompaction;
   private nextId = 1;
   private stopped = false;
 
@@ -82,25 +52,33 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     private readonly listener: ConnectionListener,
     /** Epoch milliseconds; a test gives its own clock to make races deterministic. */
     private readonly now: () => number = systemClock,
+    /** What to record of each connection beyond its states (the engine builds it from the span policy). */
+    private readonly policy: RecordingPolicy = RECORD_NOTHING,
   ) {
     this.afterClose = new AfterCloseFollower((c, sightings) => listener.afterClose(c, sightings));
+    this.rows = new KernelRowApplier(this.index, this.endpoints, {
+      setState: (c, state, source, time) => this.setState(c, state, source, time),
+      markFin: (c, socket, by, at) => this.markFin(c, socket, by, at),
+    });
+    this.compaction = new StackCompaction(
+      () => this.index.all,
+      (c) => {
+        if (isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack);
+      },
+      now,
+    );
   }
 
   connectionsIn(state: TcpState): ReadonlySet<Connection> {
-    if ((this.stateCount[state] ?? 0) === 0) return EMPTY;
-    return this.stateIndex().get(state) ?? EMPTY;
+    return this.index.connectionsIn(state);
   }
 
   liveConnections(): ReadonlySet<Connection> {
-    return this.live;
+    return this.index.all;
   }
 
   hasUnreadSockets(): boolean {
-    for (const c of this.live) {
-      const socket = c.socket;
-      if (socket !== undefined && socket.readableFlowing !== true) return true;
-    }
-    return false;
+    return this.index.hasUnreadSockets();
   }
 
   /**
@@ -109,33 +87,59 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
    * its connections all left must say 0 rather than fall silent.
    */
   stateCounts(): ReadonlyMap<TcpState, number> {
-    const counts = new Map<TcpState, number>();
-    for (const [state, count] of Object.entries(this.stateCount) as [TcpState, number][]) if (state !== TcpState.Closed) counts.set(state, count);
-    return counts;
+    return this.index.stateCounts();
   }
 
   portsQuery(states: readonly TcpState[]): KernelQuery | undefined {
-    if (this.serverPorts.size + this.clientPeerPorts.size === 0) return undefined;
-    return { states, localPorts: [...this.serverPorts.keys()], peerPorts: [...this.clientPeerPorts.keys()] };
+    return this.index.portsQuery(states);
+  }
+
+  ensureEndpoints(c: Connection): void {
+    this.endpoints.learn(c);
+  }
+
+  /** How many closed connections the model follows in the kernel. */
+  get followedAfterClose(): number {
+    return this.afterClose.size;
+  }
+
+  /**
+   * What the next poll must ask the kernel for on the model's own account (the closed
+   * connections it follows), or undefined; the rows come back through `kernelRows`.
+   */
+  kernelNeed(): KernelQuery | undefined {
+    if (this.stopped) return undefined;
+    return (this.afterCloseAsked = this.afterClose.need());
+  }
+
+  /** Applies one poll's rows: to the live connections, and to the closed ones the last `kernelNeed()` asked for. */
+  kernelRows(rows: readonly KernelSocketRow[], source: KernelSourceName, time: number): void {
+    if (this.stopped) return;
+    this.rows.apply(rows, source, time);
+    const asked = this.afterCloseAsked;
+    this.afterCloseAsked = undefined;
+    if (asked !== undefined) this.afterClose.apply(rows, time, asked);
+  }
+
+  /** Trades the raw creation stacks of long-lived connections for their shared formatted form, in slices. */
+  compactStacks(): void {
+    if (!this.stopped) this.compaction.run();
   }
 
   /** Forgets every live record; later events and rows are ignored. Returns the sockets it followed. */
   stop(): SocketView[] {
     this.stopped = true;
+    this.compaction.stop();
     const sockets: SocketView[] = [];
-    for (const c of this.live) {
+    for (const c of this.index.all) {
       if (c.socket === undefined) continue;
       sockets.push(c.socket);
       // Let go of the record: set, not deleted (a delete would turn every such socket into a slow dictionary object).
       (c.socket as RecordHolder)[this.recordKey] = undefined;
     }
-    this.live.clear();
-    this.byTuple.clear();
-    for (const state of Object.keys(this.stateCount) as TcpState[]) delete this.stateCount[state];
-    this.byState = undefined;
-    this.serverPorts.clear();
-    this.clientPeerPorts.clear();
+    this.index.clear();
     this.afterClose.clear();
+    this.afterCloseAsked = undefined;
     return sockets;
   }
 
@@ -160,17 +164,20 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     const time = this.now();
     const connection = newConnection(this.nextId++, side, time, creationStack, socket);
     (socket as RecordHolder)[this.recordKey] = connection;
-    this.live.add(connection);
-    this.addToState(connection);
+    this.index.add(connection);
     if (listening !== undefined) this.setFilterPort(connection, listening.port);
     try {
-      connection.recorded = this.listener.opened(connection);
+      connection.recorded = this.policy.record(connection);
+    } catch (error) {
+      sayOnce('the recording policy', error);
+    }
+    if (connection.recorded && side === 'server') this.endpoints.learn(connection);
+    try {
+      this.listener.opened(connection);
     } catch (error) {
       listenerThrew(error);
     }
-    if (connection.recorded && side === 'server') this.ensureEndpoints(connection);
-    // A client has called connect() (its SYN is out); the kernel finished a server's handshake before accept().
-    this.setState(connection, side === 'client' ? TcpState.SynSent : TcpState.Established, 'socket_event', time);
+    this.setState(connection, openingState(side), 'socket_event', time);
     return true;
   }
 
@@ -189,7 +196,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
           return true;
         }
         c.connectedAt ??= time;
-        if (c.recorded) this.ensureEndpoints(c);
+        if (c.recorded) this.endpoints.learn(c);
         this.setState(c, TcpState.Established, 'socket_event', time);
         return true;
       case 'connect_called':
@@ -230,14 +237,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
       case 'destroy_called':
         c.destroyCalledAt ??= time;
         if (event.reset) c.resetRequested = true;
-        // A handshake that fails never had 'connect'; the handle still knows its local port here.
-        if (c.side === 'client' && c.connectedAt === undefined && c.local === undefined) {
-          const known = this.endpoints.unconnected(socket, c.lookup?.address ?? c.target?.host ?? 'localhost', c.target?.port);
-          if (known !== undefined) {
-            c.local = known.local;
-            c.peer = known.peer;
-          }
-        }
+        this.endpoints.learnUnconnected(c, socket);
         return true;
       case 'close':
         this.close(c, socket, event.error, time);
@@ -245,66 +245,10 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     }
   }
 
-  /**
-   * Applies one poll's rows; rows of other processes find no record and are ignored here
-   * (detectors that asked for them read them). A 4-tuple is unique within the network
-   * namespace the source reads (this process's), so the tuple alone identifies the socket.
-   */
-  kernelRows(rows: readonly KernelSocketRow[], source: KernelSourceName, time: number): void {
-    if (this.stopped) return;
-    if (rows.length > 0) this.indexCandidates(rows);
-    const seenInCloseWait = new Set<Connection>();
-    for (const row of rows) {
-      const c = this.byTuple.get(row.local, row.peer);
-      if (c === undefined) continue;
-      c.kernel = { source, row, seenAt: time };
-      if (row.state === TcpState.CloseWait) seenInCloseWait.add(c);
-      if (row.state === TcpState.Closing) c.sawClosing = true;
-      if (row.state === c.state) continue;
-      const at = kernelEntryTime(c, row, time);
-      const changed = this.setState(c, row.state, 'kernel', at);
-      // A FIN Node has not surfaced (a paused stream's, or ours still queued) is dated like the state.
-      const finBy = finProvedByKernelState(row.state);
-      if (changed && finBy !== undefined && c.socket !== undefined) this.markFin(c, c.socket, finBy, at);
-    }
-    for (const c of this.connectionsIn(TcpState.CloseWait)) {
-      c.kernelCloseWaitPolls = seenInCloseWait.has(c) ? c.kernelCloseWaitPolls + 1 : 0;
-    }
-  }
-
-  /**
-   * Learns the endpoints of the live connections a poll's rows may belong to (same listening
-   * or target port), so that matching costs system calls only when the kernel shows something.
-   */
-  private indexCandidates(rows: readonly KernelSocketRow[]): void {
-    const localPorts = new Set<number>();
-    const peerPorts = new Set<number>();
-    for (const row of rows) {
-      // A listening socket or a handshake not yet accepted is no connection of this process.
-      if (row.state === TcpState.Listen || row.state === TcpState.SynReceived) continue;
-      localPorts.add(row.local.port);
-      peerPorts.add(row.peer.port);
-    }
-    for (const c of this.live) {
-      if (c.local !== undefined || c.filterPort === undefined) continue;
-      if (c.side === 'server' ? localPorts.has(c.filterPort) : peerPorts.has(c.filterPort)) this.ensureEndpoints(c);
-    }
-  }
-
-  ensureEndpoints(c: Connection): void {
-    const socket = c.socket;
-    if (c.local !== undefined || socket === undefined) return;
-    const known = this.endpoints.connected(socket, c.side, c.side === 'server' ? c.filterPort : undefined);
-    if (known === undefined) return;
-    c.local = known.local;
-    c.peer = known.peer;
-    if (this.live.has(c)) this.byTuple.set(c as IndexedConnection);
-  }
-
   private setFilterPort(c: Connection, port: number | undefined): void {
     if (port === undefined || c.filterPort !== undefined) return;
     c.filterPort = port;
-    increment(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, port);
+    this.index.filterPortSet(c as Connection & { filterPort: number });
   }
 
   /**
@@ -317,12 +261,12 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
       diag.debug(`socklife: connection ${c.id}: ${source} says ${state} after ${c.state}; ignored`);
       return false;
     }
-    const live = this.live.has(c);
-    if (live) this.removeFromState(c);
+    const live = this.index.has(c);
+    if (live) this.index.left(c);
     c.state = state;
     c.stateSource = source;
     c.stateSince = time;
-    if (live) this.addToState(c);
+    if (live) this.index.entered(c);
     if (state === TcpState.Closing) c.sawClosing = true;
     // try/catch in place of guarded(): no closure made per state change.
     try {
@@ -340,19 +284,26 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     c.bytesWritten = socket.bytesWritten;
     c.closeReason = closeReasonOf(c, error);
     // Out of the live indexes first: CLOSED is then not added to a state set only to leave it.
-    this.removeLive(c);
+    this.index.remove(c);
     // Node has let go. The kernel may keep the socket (TIME_WAIT, an orphan): the after-close
     // follow-up reports what a poll sees of it.
     this.setState(c, TcpState.Closed, 'socket_event', time);
     c.socket = undefined;
-    let follow = false;
+    if (c.recorded && kernelMayHoldAfterClose(c) && this.followsAfterClose(c)) c.followedAfterClose = this.afterClose.follow(c);
     try {
-      follow = this.listener.closed(c);
+      this.listener.closed(c);
     } catch (error) {
       listenerThrew(error);
     }
-    // Only a recorded connection has a trace for the kernel's after-close story to join.
-    if (follow && kernelMayHoldAfterClose(c)) this.afterClose.follow(c);
+  }
+
+  private followsAfterClose(c: Connection): boolean {
+    try {
+      return this.policy.followAfterClose(c);
+    } catch (error) {
+      sayOnce('the recording policy', error);
+      return false;
+    }
   }
 
   private markFin(c: Connection, socket: SocketView, by: 'local' | 'peer', at: number): void {
@@ -370,40 +321,10 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
 
   /** A socket that turned out not to be TCP: its record stays on it, closed, so it is not adopted again. */
   private forget(c: Connection): void {
-    this.removeLive(c);
+    this.index.remove(c);
     c.socket = undefined;
   }
-
-  private removeLive(c: Connection): void {
-    if (!this.live.delete(c)) return;
-    this.removeFromState(c);
-    if (c.filterPort !== undefined) decrement(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, c.filterPort);
-    if (c.local !== undefined && c.peer !== undefined) this.byTuple.delete(c as IndexedConnection);
-  }
-
-  private addToState(c: Connection): void {
-    this.stateCount[c.state] = (this.stateCount[c.state] ?? 0) + 1;
-    this.byState = undefined;
-  }
-
-  private removeFromState(c: Connection): void {
-    this.stateCount[c.state] = (this.stateCount[c.state] ?? 1) - 1;
-    this.byState = undefined;
-  }
-
-  private stateIndex(): Map<TcpState, Set<Connection>> {
-    if (this.byState !== undefined) return this.byState;
-    const index = new Map<TcpState, Set<Connection>>();
-    for (const c of this.live) {
-      let set = index.get(c.state);
-      if (set === undefined) index.set(c.state, (set = new Set()));
-      set.add(c);
-    }
-    return (this.byState = index);
-  }
 }
-
-const EMPTY: ReadonlySet<Connection> = new Set();
 
 /** A socket as the tracker sees its own property on it. */
 type RecordHolder = SocketView & { [key: symbol]: Connection | undefined };
@@ -413,52 +334,4 @@ function listenerThrew(error: unknown): void {
   sayOnce('a connection listener', error);
 }
 
-/** A connection whose endpoints are known, as the 4-tuple index holds it. */
-type IndexedConnection = Connection & { local: ConnectionEndpoint; peer: ConnectionEndpoint };
-
-function newConnection(id: number, side: SocketSide, time: number, creationStack: CreationStack | undefined, socket: SocketView): Connection {
-  return {
-    id,
-    side,
-    createdAt: time,
-    creationStack,
-    socket,
-    state: TcpState.Closed,
-    stateSource: 'socket_event',
-    stateSince: time,
-    sawClosing: false,
-    local: undefined,
-    peer: undefined,
-    filterPort: undefined,
-    recorded: false,
-    report: undefined,
-    target: undefined,
-    lookup: undefined,
-    connectedAt: undefined,
-    timeoutAt: undefined,
-    firstFin: undefined,
-    secondFin: undefined,
-    peerFinAt: undefined,
-    localFinAt: undefined,
-    endCalledAt: undefined,
-    destroyCalledAt: undefined,
-    resetRequested: false,
-    closedAt: undefined,
-    closeReason: undefined,
-    error: undefined,
-    bytesRead: 0,
-    bytesWritten: 0,
-    kernel: undefined,
-    kernelCloseWaitPolls: 0,
-  };
-}
-
-function increment(counts: Map<number, number>, key: number): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
-
-function decrement(counts: Map<number, number>, key: number): void {
-  const n = (counts.get(key) ?? 0) - 1;
-  if (n > 0) counts.set(key, n);
-  else counts.delete(key);
-}
+export type { StateChange };

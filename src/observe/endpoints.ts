@@ -1,7 +1,12 @@
 import { isIP } from 'node:net';
-import type { ConnectionEndpoint } from '../model/connection.js';
-import { serverOf, type ServerView, type SocketView } from '../model/socket-view.js';
+import { serverOf, type ServerView, type SocketView } from './socket-view.js';
 import { normalizeAddress } from './kernel/address.js';
+
+/** One endpoint as the model keeps it: normalised address (for matching) and port. */
+export interface ConnectionEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
 
 /** A server's listening port, and its address unless it listens on every address. */
 export interface ListeningEndpoint {

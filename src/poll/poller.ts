@@ -3,7 +3,7 @@ import { now } from '../clock.js';
 import type { Detector, PollContext } from '../detect/detector.js';
 import type { Finding, FindingSink } from '../detect/finding.js';
 import type { ListeningSockets } from '../model/listening-sockets.js';
-import { guarded } from '../model/notify.js';
+import { guarded } from '../notify.js';
 import type { ConnectionTracker } from '../model/tracker.js';
 import { readKernelCounters, type KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelReader } from '../observe/kernel/kernel-reader.js';
@@ -22,7 +22,7 @@ export interface PollerOptions {
   readonly reader: KernelReader;
   readonly detectors: readonly Detector[];
   readonly findings: FindingSink;
-  /** Runs after each tick's event pass (stack compaction). */
+  /** Runs after each tick's event pass (the engine's housekeeping: stack compaction). */
   readonly afterDetection?: () => void;
   readonly readCounters?: () => Promise<KernelCounters>;
 }
@@ -98,8 +98,8 @@ export class Poller {
         const need = guarded(`detector ${d.name}`, () => d.need?.(context), undefined);
         if (need !== undefined) needs.set(d, need);
       }
-      const afterClose = tracker.afterClose.need();
-      const union = unionOf([...needs.values(), ...(afterClose === undefined ? [] : [afterClose])]);
+      const modelNeed = tracker.kernelNeed();
+      const union = unionOf([...needs.values(), ...(modelNeed === undefined ? [] : [modelNeed])]);
       const query = union ?? (this.probed ? undefined : PROBE_QUERY);
       let rows: readonly KernelSocketRow[] | undefined;
       if (query !== undefined && reader.current !== undefined) {
@@ -109,7 +109,6 @@ export class Poller {
         if (reading !== undefined) {
           const time = now();
           tracker.kernelRows(reading.rows, reading.source, time);
-          if (afterClose !== undefined) tracker.afterClose.apply(rowsFor(reading.rows, afterClose), time, afterClose);
           rows = reading.rows;
         }
       }

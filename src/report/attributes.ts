@@ -21,6 +21,7 @@ import type { CloseWaitLeak } from '../detect/close-wait-leak.js';
 import type { HalfCloseStuck } from '../detect/half-close-stuck.js';
 import type { TimeWaitAccumulation } from '../detect/time-wait.js';
 import type { Connection } from '../model/connection.js';
+import { ALL_TCP_STATES, type StateSource, type TcpState } from '../tcp-states.js';
 
 /**
  * `network.connection.state`: still incubating in the semantic conventions, whose guidance is
@@ -119,6 +120,23 @@ export function peerRedacted(attributes: Attributes, redact: boolean): Attribute
   const kept: Attributes = { ...attributes };
   for (const key of PEER_ADDRESS_ATTRIBUTES) delete kept[key];
   return kept;
+}
+
+/**
+ * The attributes of every `tcp.state_change` event, made once per state and source (the SDK
+ * copies event attributes, so one frozen object serves every event).
+ */
+const STATE_CHANGE_ATTRIBUTES = new Map<TcpState, Readonly<Record<StateSource, Attributes>>>(
+  ALL_TCP_STATES.map((state) => [
+    state,
+    {
+      socket_event: Object.freeze({ [ATTR.connectionState]: state, [ATTR.stateSource]: 'socket_event' }),
+      kernel: Object.freeze({ [ATTR.connectionState]: state, [ATTR.stateSource]: 'kernel' }),
+    },
+  ]),
+);
+export function stateChangeAttributes(state: TcpState, source: StateSource): Attributes {
+  return (STATE_CHANGE_ATTRIBUTES.get(state) as Record<StateSource, Attributes>)[source];
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Finding, FindingSink } from '../detect/finding.js';
-import { guarded } from '../model/notify.js';
+import { guarded } from '../notify.js';
 
 /** The one findings path: each finding to every sink, each on its own, so one that throws costs the others nothing. */
 export class FindingFanOut implements FindingSink {

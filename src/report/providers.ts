@@ -19,7 +19,7 @@ import {
   type TracerProvider,
   type UpDownCounter,
 } from '@opentelemetry/api';
-import { guarded, sayOnce } from '../model/notify.js';
+import { guarded, sayOnce } from '../notify.js';
 import { VERSION } from '../version.js';
 
 export const SCOPE_NAME = 'socklife';

@@ -1,6 +1,8 @@
 import type { Connection, FinMark, StateChange } from '../../src/model/connection.js';
-import type { SocketView } from '../../src/model/socket-view.js';
-import { ConnectionTracker, type ConnectionListener } from '../../src/model/tracker.js';
+import type { SocketView } from '../../src/observe/socket-view.js';
+import type { ConnectionListener } from '../../src/model/listener.js';
+import type { RecordingPolicy } from '../../src/model/recording-policy.js';
+import { ConnectionTracker } from '../../src/model/tracker.js';
 import type { KernelSocketRow, TcpInfo } from '../../src/observe/kernel/rows.js';
 import { TcpState } from '../../src/tcp-states.js';
 
@@ -37,7 +39,11 @@ export class RecordingListener implements ConnectionListener {
   readonly afterCloses: Array<{ id: number; sightings: readonly StateChange[] }> = [];
   readonly closedIds: number[] = [];
 
-  opened(): boolean {
+  /**
+   * Also the fixture's recording policy (`model()`): true records the connection in full. A
+   * test replaces it to leave connections unrecorded, as a span policy without an SDK would.
+   */
+  opened(_c?: Connection): boolean {
     return true;
   }
   afterClose(c: Connection, sightings: readonly StateChange[]): void {
@@ -50,9 +56,8 @@ export class RecordingListener implements ConnectionListener {
   stateChanged(c: Connection, change: StateChange): void {
     this.changes.push({ id: c.id, ...change });
   }
-  closed(c: Connection): boolean {
+  closed(c: Connection): void {
     this.closedIds.push(c.id);
-    return true;
   }
   /** The states one connection went through, with their sources. */
   timeline(id: number): string[] {
@@ -73,11 +78,12 @@ export class Clock {
 export const SERVER_PORT = 8080;
 export const CLIENT_PORT = 40_000;
 
-/** A model with a recording listener and a test clock. */
+/** A model with a recording listener and a test clock, recording every connection (unless `listener.opened` says no) and following it after close. */
 export function model() {
   const listener = new RecordingListener();
   const clock = new Clock();
-  const tracker = new ConnectionTracker(listener, clock.now);
+  const policy: RecordingPolicy = { record: (c) => listener.opened(c), followAfterClose: () => true };
+  const tracker = new ConnectionTracker(listener, clock.now, policy);
   return { tracker, listener, clock };
 }
 export type Model = ReturnType<typeof model>;

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { CloseWaitLeakDetector } from '../../src/detect/close-wait-leak.js';
 import { ListeningSockets } from '../../src/model/listening-sockets.js';
-import type { ConnectionTracker } from '../../src/model/tracker.js';
+import { ConnectionTracker } from '../../src/model/tracker.js';
+import { captureCreationStack, isRawStack } from '../../src/observe/creation-stack.js';
 import { TcpState } from '../../src/tcp-states.js';
 import {
+  Clock,
   CLIENT_PORT,
+  FakeSocket,
+  RecordingListener,
   clientEstablished,
   clientSynSent,
   model,
@@ -47,7 +51,7 @@ describe('SYN_SENT', () => {
     expect(f.c.closeReason).toBe('error');
     expect(f.c.peer).toEqual({ address: '127.0.0.1', port: SERVER_PORT });
     // A failed handshake leaves nothing in the kernel to follow.
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 });
 
@@ -80,7 +84,7 @@ describe('ESTABLISHED', () => {
     const reset = Object.assign(new Error('reset'), { code: 'ECONNRESET' });
     f.tracker.socketEvent(f.socket, { type: 'close', error: reset });
     expect(f.c.closeReason).toBe('reset');
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
     expect(f.tracker.liveConnections().size).toBe(0);
   });
 });
@@ -139,7 +143,7 @@ describe('LAST_ACK', () => {
     f.tracker.socketEvent(f.socket, { type: 'close' });
     expect(f.c.state).toBe(TcpState.Closed);
     expect(f.c.closeReason).toBe('fin');
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 });
 
@@ -178,14 +182,16 @@ describe('TIME_WAIT and after close', () => {
     const f = serverFinWait2();
     f.tracker.socketEvent(f.socket, { type: 'end' });
     f.tracker.socketEvent(f.socket, { type: 'close' });
-    expect(f.tracker.afterClose.size).toBe(1);
-    const need = f.tracker.afterClose.need();
+    expect(f.tracker.followedAfterClose).toBe(1);
+    expect(f.c.followedAfterClose).toBe(true);
+    const need = f.tracker.kernelNeed();
     expect(need?.portPairs).toEqual([{ localPort: SERVER_PORT, peerPort: CLIENT_PORT }]);
-    if (need === undefined) throw new Error('no need');
     const t1 = f.clock.advance(100);
-    f.tracker.afterClose.apply([row(f.socket, TcpState.TimeWait)], t1, need);
+    f.tracker.kernelRows([row(f.socket, TcpState.TimeWait)], 'ss', t1);
+    expect(f.listener.afterCloses).toEqual([]);
+    f.tracker.kernelNeed();
     const t2 = f.clock.advance(60_000);
-    f.tracker.afterClose.apply([], t2, need);
+    f.tracker.kernelRows([], 'ss', t2);
     expect(f.listener.afterCloses).toEqual([
       {
         id: f.c.id,
@@ -195,7 +201,7 @@ describe('TIME_WAIT and after close', () => {
         ],
       },
     ]);
-    expect(f.tracker.afterClose.size).toBe(0);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 
   it('a row for a socket closed during the poll is ignored by the live model', () => {
@@ -240,5 +246,83 @@ describe('a listener that throws', () => {
     };
     const f = serverCloseWait(m);
     expect(f.c.state).toBe(TcpState.CloseWait);
+  });
+});
+
+describe('what the model records: its recording policy, given at construction', () => {
+  function withPolicy(record: boolean, follow: boolean) {
+    const listener = new RecordingListener();
+    const clock = new Clock();
+    const asked: string[] = [];
+    const tracker = new ConnectionTracker(listener, clock.now, {
+      record: (c) => {
+        asked.push(`record ${c.side}`);
+        return record;
+      },
+      followAfterClose: (c) => {
+        asked.push(`follow ${c.closeReason ?? ''}`);
+        return follow;
+      },
+    });
+    return { tracker, listener, clock, asked };
+  }
+
+  /** A server connection that closes first (the kernel may keep it in TIME_WAIT). */
+  function activeClose(m: ReturnType<typeof withPolicy>) {
+    const socket = new FakeSocket(SERVER_PORT, CLIENT_PORT);
+    m.tracker.socketOpened(socket, 'server', undefined);
+    const [c] = m.tracker.liveConnections();
+    m.tracker.socketEvent(socket, { type: 'finish' });
+    m.tracker.socketEvent(socket, { type: 'end' });
+    m.tracker.socketEvent(socket, { type: 'close' });
+    if (c === undefined) throw new Error('no record');
+    return c;
+  }
+
+  it('a recorded connection has its endpoints at open and is followed after close when the policy says so', () => {
+    const m = withPolicy(true, true);
+    const c = activeClose(m);
+    expect(c.recorded).toBe(true);
+    expect(c.local).toEqual({ address: '127.0.0.1', port: SERVER_PORT });
+    expect(c.followedAfterClose).toBe(true);
+    expect(m.tracker.followedAfterClose).toBe(1);
+    expect(m.asked).toEqual(['record server', 'follow fin']);
+  });
+
+  it('a recorded connection the policy does not follow after close is not followed', () => {
+    const m = withPolicy(true, false);
+    const c = activeClose(m);
+    expect(c.followedAfterClose).toBe(false);
+    expect(m.tracker.kernelNeed()).toBeUndefined();
+  });
+
+  it('an unrecorded connection: no endpoints read, never followed, the follow-up never asked', () => {
+    const m = withPolicy(false, true);
+    const c = activeClose(m);
+    expect(c.recorded).toBe(false);
+    expect(c.local).toBeUndefined();
+    expect(c.followedAfterClose).toBe(false);
+    expect(m.asked).toEqual(['record server']);
+  });
+
+  it('the listener hears of every connection, recorded or not, and answers nothing', () => {
+    const m = withPolicy(false, false);
+    activeClose(m);
+    expect(m.listener.closedIds).toEqual([1]);
+  });
+});
+
+describe('stack compaction: the model’s own operation', () => {
+  it('trades the raw creation stack of a connection older than a second for its shared form; a younger one keeps it', () => {
+    const m = model();
+    const old = new FakeSocket(SERVER_PORT, CLIENT_PORT);
+    m.tracker.socketOpened(old, 'server', captureCreationStack());
+    m.clock.advance(1500);
+    const young = new FakeSocket(SERVER_PORT, CLIENT_PORT + 1);
+    m.tracker.socketOpened(young, 'server', captureCreationStack());
+    m.tracker.compactStacks();
+    const [a, b] = m.tracker.liveConnections();
+    expect(isRawStack(a?.creationStack)).toBe(false);
+    expect(isRawStack(b?.creationStack)).toBe(true);
   });
 });

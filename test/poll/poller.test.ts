@@ -4,7 +4,11 @@ import type { Finding } from '../../src/detect/finding.js';
 import { ListeningSockets } from '../../src/model/listening-sockets.js';
 import { KernelReader } from '../../src/observe/kernel/kernel-reader.js';
 import { Poller } from '../../src/poll/poller.js';
-import { model } from '../model/fixture.js';
+import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
+import type { KernelQuery, KernelSource } from '../../src/observe/kernel/source.js';
+import type { StateChange } from '../../src/model/connection.js';
+import { TcpState } from '../../src/tcp-states.js';
+import { model, row, serverFinWait2 } from '../model/fixture.js';
 
 /** A detector that records what the poller asked of it. */
 function recordingDetector(name: string, calls: string[], behaviour: Partial<Detector> = {}): Detector {
@@ -26,34 +30,27 @@ function recordingDetector(name: string, calls: string[], behaviour: Partial<Det
   };
 }
 
-/**
- * Runs the first poll (it starts at once; the next is a minute away) and returns when it is
- * done: when the last detector's kernel pass has returned.
- */
+/** Runs the poller until the last detector's kernel pass has run: one poll, waited for, not slept through. */
 async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise<void> {
   const { tracker } = model();
   let counterReads = 0;
-  const last = detectors.at(-1);
-  if (last?.fromKernel === undefined) throw new Error('the last detector must have a kernel pass');
-  const lastFromKernel = last.fromKernel.bind(last);
-  let done: () => void = () => {};
-  const polled = new Promise<void>((resolve) => (done = resolve));
-  const watched: Detector = {
-    ...last,
-    fromKernel: (...args) => {
+  const last = detectors.at(-1) as Detector;
+  const fromKernel = last.fromKernel;
+  const kernelPassDone = new Promise<void>((resolve) => {
+    last.fromKernel = (context, rows) => {
       try {
-        return lastFromKernel(...args);
+        return fromKernel?.call(last, context, rows) ?? [];
       } finally {
-        done();
+        resolve();
       }
-    },
-  };
+    };
+  });
   const poller = new Poller({
     intervalMs: 60_000,
     tracker,
     listeners: new ListeningSockets(),
     reader: new KernelReader([]),
-    detectors: [...detectors.slice(0, -1), watched],
+    detectors,
     findings: { report: (f) => reported.push(f) },
     readCounters: async () => {
       counterReads++;
@@ -61,7 +58,7 @@ async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise
     },
   });
   poller.start();
-  await polled;
+  await kernelPassDone;
   poller.stop();
   expect(counterReads).toBe(1);
 }
@@ -89,5 +86,40 @@ describe('Poller', () => {
     await onePoll([throwing, healthy], reported);
     expect(reported).toEqual([finding]);
     expect(calls).toContain('b.wantsCounters');
+  });
+});
+
+describe('the model’s own kernel need', () => {
+  it('is asked with the detectors’ needs, and its rows go back to the model, which finishes the after-close story itself', async () => {
+    const f = serverFinWait2();
+    f.tracker.socketEvent(f.socket, { type: 'end' });
+    f.tracker.socketEvent(f.socket, { type: 'close' });
+    const queries: KernelQuery[] = [];
+    // The first read shows the closed connection in TIME_WAIT; later ones no longer list it.
+    const source: KernelSource = {
+      name: 'ss',
+      read: async (query) => {
+        queries.push(query);
+        const rows: KernelSocketRow[] = queries.length === 1 ? [row(f.socket, TcpState.TimeWait)] : [];
+        return { rows, skipped: 0 };
+      },
+    };
+    const done = new Promise<readonly StateChange[]>((resolve) => {
+      f.listener.afterClose = (_c, sightings) => resolve(sightings);
+    });
+    const poller = new Poller({
+      intervalMs: 10,
+      tracker: f.tracker,
+      listeners: new ListeningSockets(),
+      reader: new KernelReader([source]),
+      detectors: [],
+      findings: { report: () => {} },
+    });
+    poller.start();
+    const sightings = await done;
+    poller.stop();
+    expect(queries[0]?.portPairs).toEqual([{ localPort: f.socket.localPort, peerPort: f.socket.remotePort }]);
+    expect(sightings.map((s) => s.state)).toEqual([TcpState.TimeWait, TcpState.Closed]);
+    expect(f.tracker.followedAfterClose).toBe(0);
   });
 });

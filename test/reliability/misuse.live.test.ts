@@ -210,13 +210,41 @@ describe('instrument() and stop() called twice, or in the wrong order', () => {
     expect(methods()).toEqual(original);
   });
 
-  it('instrument() twice returns the running instrumentation, and says so once', () => {
+  it('instrument() twice: the second gets the running instrumentation, says so naming both, and its stop() leaves it running', () => {
+    const original = methods();
+    const diagnostics = captureDiag();
+    cleanups.push(() => diagnostics.dispose());
+    const first = instrument({ source: 'none', pollIntervalMs: 1000 });
+    cleanups.push(() => first.stop());
+    const second = instrument({ source: 'none', pollIntervalMs: 2000 });
+    expect(second).not.toBe(first);
+    // Its options are ignored: the running instrumentation's are in force.
+    expect(second.options).toBe(first.options);
+    expect(second.options.pollIntervalMs).toBe(1000);
+    expect(diagnostics.socklife()).toEqual([
+      'socklife: instrument() while the instrumentation instrument() started is running: its options are ignored and stop() will not stop it',
+    ]);
+    second.stop();
+    expect(methods()).not.toEqual(original);
+    first.stop();
+    expect(methods()).toEqual(original);
+  });
+
+  it('SocklifeInstrumentation enabled while instrument() runs: warns naming both; its disable() leaves it running', () => {
+    const original = methods();
     const diagnostics = captureDiag();
     cleanups.push(() => diagnostics.dispose());
     const first = instrument({ source: 'none' });
     cleanups.push(() => first.stop());
-    expect(instrument({ source: 'none' })).toBe(first);
-    expect(diagnostics.socklife()).toEqual(['socklife: instrument() called while already running; returning the running instrumentation']);
+    const instrumentation = new SocklifeInstrumentation({ source: 'none', spans: 'all' });
+    expect(diagnostics.socklife()).toEqual([
+      'socklife: SocklifeInstrumentation.enable() while the instrumentation instrument() started is running: its options are ignored and disable() will not stop it',
+    ]);
+    instrumentation.disable();
+    expect(methods()).not.toEqual(original);
+    expect(instrument({ source: 'none' }).options.spans).toBe('anomalies');
+    first.stop();
+    expect(methods()).toEqual(original);
   });
 
   it('instrument() after stop() starts afresh; the old handle stopping again stops nothing', async () => {

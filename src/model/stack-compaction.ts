@@ -1,7 +1,5 @@
 import { diag } from '@opentelemetry/api';
-import { now } from '../clock.js';
-import type { Connection } from '../model/connection.js';
-import { compactStack, isRawStack } from './creation-stack.js';
+import type { Connection } from './connection.js';
 
 /**
  * A connection that has lived this long keeps its creation stack as shared text instead of
@@ -11,21 +9,27 @@ const COMPACT_AGE_MS = 1000;
 const SLICE_MS = 4;
 
 /**
- * Trades the raw creation stacks of long-lived connections for their shared formatted form,
- * in slices of a few milliseconds (never one long block of the event loop), going on where
- * the last slice stopped.
+ * Schedules the compaction of the creation stacks of long-lived connections, in slices of a
+ * few milliseconds (never one long block of the event loop), going on where the last slice
+ * stopped. It decides which records and when; the tracker that owns them makes the change
+ * (`compactOne`), so that only the tracker writes a record.
  */
-export class StackCompactor {
+export class StackCompaction {
   private sweep: Iterator<Connection> | undefined;
   private scheduled = false;
   private stopped = false;
 
-  constructor(private readonly connections: () => ReadonlySet<Connection>) {}
+  constructor(
+    private readonly connections: () => ReadonlySet<Connection>,
+    private readonly compactOne: (c: Connection) => void,
+    /** The model's clock (epoch ms), which dated the connections. */
+    private readonly now: () => number,
+  ) {}
 
   /** Starts (or goes on with) a sweep over the connections opened more than a second ago. */
   run(): void {
     if (this.stopped || this.scheduled) return;
-    const openedBefore = now() - COMPACT_AGE_MS;
+    const openedBefore = this.now() - COMPACT_AGE_MS;
     this.slice(openedBefore);
   }
 
@@ -38,7 +42,7 @@ export class StackCompactor {
     if (this.stopped) return;
     let done: boolean;
     try {
-      done = this.compact(openedBefore, now() + SLICE_MS);
+      done = this.compact(openedBefore, this.now() + SLICE_MS);
     } catch (error) {
       // Runs from setImmediate too, outside the poll's guard: nothing may reach the application.
       diag.error('socklife: could not compact creation stacks', error);
@@ -59,9 +63,9 @@ export class StackCompactor {
     let n = 0;
     for (let next = this.sweep.next(); !next.done; next = this.sweep.next()) {
       const c = next.value;
-      if (c.createdAt < openedBefore && isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack);
+      if (c.createdAt < openedBefore) this.compactOne(c);
       // Reading the clock costs too: look every 16 connections.
-      if (++n % 16 === 0 && now() > deadline) return false;
+      if (++n % 16 === 0 && this.now() > deadline) return false;
     }
     this.sweep = undefined;
     return true;

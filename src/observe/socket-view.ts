@@ -1,5 +1,5 @@
 /**
- * What the model reads from a socket: the few `net.Socket` members it needs, so that a plain
+ * What the model reads from a socket (through the observer): the few `net.Socket` members it needs, so that a plain
  * object can stand in for a socket in unit tests. A `net.Socket` is one.
  */
 export interface SocketView {

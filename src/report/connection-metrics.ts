@@ -1,0 +1,77 @@
+import type { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { CloseReason, Connection } from '../model/connection.js';
+import type { TcpState } from '../tcp-states.js';
+import { ATTR, errorType } from './attributes.js';
+import type { Providers } from './providers.js';
+
+/**
+ * The connection metrics: `tcp.connection.duration` and `tcp.handshake.duration` for every
+ * connection, recorded or not, and `tcp.connection.count` by state, read at collection.
+ * Instruments are made again on every new meter.
+ */
+export class ConnectionMetrics {
+  private connectionDuration: Histogram | undefined;
+  private handshakeDuration: Histogram | undefined;
+
+  constructor(
+    providers: Providers,
+    /** Live connection counts by state, read when metrics are collected. */
+    private readonly stateCounts: () => ReadonlyMap<TcpState, number>,
+  ) {
+    providers.bindMeter((meter) => this.bind(meter));
+  }
+
+  /** A client's handshake ended: at `end`, with `error` when it failed. */
+  handshakeEnded(c: Connection, end: number, error: Error | undefined): void {
+    this.handshakeDuration?.record(Math.max(0, end - c.createdAt) / 1000, handshakeAttributes(error));
+  }
+
+  /** A connection closed at `end`. */
+  connectionClosed(c: Connection, end: number): void {
+    this.connectionDuration?.record(Math.max(0, end - c.createdAt) / 1000, durationAttributes(c.side, c.closeReason));
+  }
+
+  private bind(meter: Meter): () => void {
+    this.connectionDuration = meter.createHistogram('tcp.connection.duration', {
+      description: 'Time from connect()/accept to close of TCP connections.',
+      unit: 's',
+    });
+    this.handshakeDuration = meter.createHistogram('tcp.handshake.duration', {
+      description: 'Time from connect() to the end of the client handshake (DNS lookup included), or to its failure.',
+      unit: 's',
+    });
+    const connectionCount = meter.createObservableUpDownCounter('tcp.connection.count', {
+      description: 'Open TCP connections of this process, by state.',
+      unit: '{connection}',
+    });
+    const stateCounts = this.stateCounts;
+    const observe = (result: ObservableResult): void => {
+      for (const [state, count] of stateCounts()) result.observe(count, { [ATTR.connectionState]: state });
+    };
+    connectionCount.addCallback(observe);
+    return () => connectionCount.removeCallback(observe);
+  }
+}
+
+const HANDSHAKE_OK: Attributes = Object.freeze({ [ATTR.networkTransport]: 'tcp' });
+
+function handshakeAttributes(error: Error | undefined): Attributes {
+  return error === undefined ? HANDSHAKE_OK : { [ATTR.networkTransport]: 'tcp', [ATTR.errorType]: errorType(error) };
+}
+
+/**
+ * The attributes of `tcp.connection.duration`, one frozen object per side and close reason
+ * (the metrics SDK reads them and keeps none it did not copy): none made per connection.
+ */
+const DURATION_ATTRIBUTES: Readonly<Record<Connection['side'], Map<CloseReason | undefined, Attributes>>> = { client: new Map(), server: new Map() };
+function durationAttributes(side: Connection['side'], reason: CloseReason | undefined): Attributes {
+  const bySide = DURATION_ATTRIBUTES[side];
+  let attributes = bySide.get(reason);
+  if (attributes === undefined) {
+    const made: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: side };
+    if (reason !== undefined) made[ATTR.closeReason] = reason;
+    attributes = Object.freeze(made);
+    bySide.set(reason, attributes);
+  }
+  return attributes;
+}

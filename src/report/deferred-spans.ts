@@ -1,0 +1,59 @@
+import type { Context } from '@opentelemetry/api';
+import { openingState, type Connection, type StateChange } from '../model/connection.js';
+import type { StateSource, TcpState } from '../tcp-states.js';
+import type { ConnectionSpans, ConnectionSpanWriter } from './connection-spans.js';
+
+/**
+ * A connection whose spans wait until it turns out notable (the `anomalies` policy): the
+ * parent context it was opened in, then the state, source and time of each state change after
+ * the opening one (`isOpeningChange`), in one array of exactly that length (`concat`).
+ * Everything else its spans need is on the record. Every healthy connection holds this until it closes: one array rather than an
+ * object holding one, and no spare room `push` would leave, keeps that small.
+ */
+export type DeferredSpans = readonly [Context, ...(TcpState | StateSource | number)[]];
+
+export function deferredSpans(parent: Context): DeferredSpans {
+  return [parent];
+}
+
+export function isDeferred(state: ConnectionSpans | DeferredSpans | undefined): state is DeferredSpans {
+  return Array.isArray(state);
+}
+
+/**
+ * True for the change every connection starts with (its opening state, at `createdAt`): a
+ * deferred connection keeps none, its spans take it from the record.
+ */
+export function isOpeningChange(c: Connection, change: StateChange): boolean {
+  return change.state === openingState(c.side) && change.time === c.createdAt && change.source === 'socket_event';
+}
+
+/** `deferred` with one more change: a new array (the old one is let go). */
+export function withChange(deferred: DeferredSpans, change: StateChange): DeferredSpans {
+  return deferred.concat(change.state, change.source, change.time) as unknown as DeferredSpans;
+}
+
+/** The changes in the order they happened. */
+function changesOf(deferred: DeferredSpans): StateChange[] {
+  const changes: StateChange[] = [];
+  for (let i = 1; i + 2 < deferred.length; i += 3) {
+    changes.push({ state: deferred[i] as TcpState, source: deferred[i + 1] as StateSource, time: deferred[i + 2] as number });
+  }
+  return changes;
+}
+
+/**
+ * Makes a deferred connection's spans as `all` would have made them: what it saw, each with
+ * its real time, written by the same writer. Spans only: its metrics were recorded as it went.
+ * Undefined when the SDK does not record them.
+ */
+export function materialize(c: Connection, deferred: DeferredSpans, writer: ConnectionSpanWriter): ConnectionSpans | undefined {
+  const spans = writer.start(c, deferred[0]);
+  if (spans === undefined) return undefined;
+  if (c.lookup !== undefined) writer.lookedUp(spans, c);
+  writer.stateChanged(spans, c, { state: openingState(c.side), source: 'socket_event', time: c.createdAt });
+  for (const change of changesOf(deferred)) writer.stateChanged(spans, c, change);
+  if (c.firstFin !== undefined) writer.finSeen(spans, c, c.firstFin);
+  if (c.secondFin !== undefined) writer.finSeen(spans, c, c.secondFin);
+  return spans;
+}
