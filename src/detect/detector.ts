@@ -2,7 +2,7 @@ import type { ListeningSockets } from '../model/listening-sockets.js';
 import type { ConnectionModel } from '../model/tracker.js';
 import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import type { KernelNeed } from '../poll/kernel-need.js';
+import type { KernelNeed } from '../observe/kernel/query.js';
 import type { Finding } from './finding.js';
 
 /** What a detector reads on each poll. */

@@ -1,5 +1,5 @@
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import type { KernelNeed } from '../poll/kernel-need.js';
+import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Connection, ConnectionEndpoint, StateChange } from './connection.js';
 import { guarded } from './notify.js';
