@@ -1,21 +1,22 @@
 import { SPAN_POLICIES } from './report/span-policy.js';
+import { CONTINUOUS_THRESHOLDS } from './thresholds.js';
 import type { ResolvedOptions, SocklifeOptions, SourceOption } from './types.js';
 
 export const SOURCE_OPTIONS: readonly SourceOption[] = ['auto', 'ss', 'proc', 'netstat', 'none'];
 
 /**
- * Defaults a healthy production server never trips: a closing application leaves
- * CLOSE_WAIT within milliseconds, so one minute there is a forgotten socket; polling every
- * 5 s costs one small filtered `ss` run and puts a leak on record within 70 s.
+ * Defaults a healthy production server never trips (the thresholds and their reasons are in
+ * `thresholds.ts`); polling every 5 s costs one small filtered `ss` run and puts a leak on
+ * record within a poll of its threshold.
  */
 export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
   pollIntervalMs: 5000,
-  closeWaitThresholdMs: 60_000,
-  timeWaitThreshold: 5000,
-  synReceivedThreshold: 128,
+  closeWaitThresholdMs: CONTINUOUS_THRESHOLDS.closeWaitMs,
+  timeWaitThreshold: CONTINUOUS_THRESHOLDS.timeWait,
+  synReceivedThreshold: CONTINUOUS_THRESHOLDS.synReceived,
   source: 'auto',
   spans: 'anomalies',
-  slowHandshakeMs: 1000,
+  slowHandshakeMs: CONTINUOUS_THRESHOLDS.slowHandshakeMs,
   requireParentSpan: false,
   log: undefined,
   captureStacks: true,

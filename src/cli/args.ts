@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { SNAPSHOT_THRESHOLDS, type Thresholds } from '../thresholds.js';
 
 /** The subcommands, in the order help lists them. */
 export const COMMANDS = ['doctor', 'states', 'watch'] as const;
@@ -40,31 +41,10 @@ export interface OptionSpec {
 /** PID_MAX_LIMIT on 64-bit Linux: /proc/sys/kernel/pid_max can be raised up to this, not further. */
 export const MAX_PID = 4_194_304;
 
-/** Thresholds a healthy server stays under; each is an option of `doctor` (and `--time-wait-threshold` of `states`). */
-export interface Thresholds {
-  /** CLOSE_WAIT at least this old (tcp_info lastack) is a finding. */
-  readonly closeWaitMs: number;
-  /** FIN_WAIT_1 / FIN_WAIT_2 at least this old is a finding. */
-  readonly finWaitMs: number;
-  /** This many TIME_WAIT towards one destination, or on one listening port, is a finding. */
-  readonly timeWait: number;
-  /** An accept queue at least this fraction of its backlog is a finding. */
-  readonly listenQueue: number;
-}
+export type { Thresholds } from '../thresholds.js';
 
-/**
- * One second of CLOSE_WAIT is already far longer than any application needs to close a
- * socket its peer closed (it takes microseconds), yet skips the ones caught mid-close. A
- * peer that has not closed five seconds after our FIN was acknowledged is not closing.
- * TIME_WAIT lasts 60 s: 1000 towards one destination means over 16 new connections a second
- * to it, each closed by this side; that is a missing keep-alive before it is a shortage of ports.
- */
-export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({
-  closeWaitMs: 1000,
-  finWaitMs: 5000,
-  timeWait: 1000,
-  listenQueue: 0.9,
-});
+/** The snapshot thresholds (their reasons are in `thresholds.ts`). */
+export const DEFAULT_THRESHOLDS = SNAPSHOT_THRESHOLDS;
 
 export const DEFAULT_INTERVAL_MS = 2000;
 

@@ -4,6 +4,7 @@ import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
+import { CONTINUOUS_THRESHOLDS, REPORT_INTERVAL_MS } from '../thresholds.js';
 import type { Detector, PollContext } from './detector.js';
 import type { ListenerFigures, ListenFiguresSink, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
 
@@ -24,16 +25,16 @@ export interface ListenPressureOptions {
   readonly shared: boolean;
 }
 
-export const DEFAULT_REPORT_INTERVAL_MS = 60_000;
+export const DEFAULT_REPORT_INTERVAL_MS = REPORT_INTERVAL_MS;
 
 /**
- * "Nears the backlog": at least 90% of it, or within one of it, whichever comes first, and
+ * "Nears the backlog": at least `share` of it (default the continuous `listenQueue`), or within one of it, whichever comes first, and
  * never below one waiting connection. The kernel refuses the next connection once the queue
  * holds more than the backlog, so a queue this full is one burst away from overflowing.
  */
-export function acceptQueueNearsBacklog(acceptQueue: number | undefined, backlog: number | undefined): boolean {
+export function acceptQueueNearsBacklog(acceptQueue: number | undefined, backlog: number | undefined, share = CONTINUOUS_THRESHOLDS.listenQueue): boolean {
   if (acceptQueue === undefined || backlog === undefined || backlog <= 0) return false;
-  return acceptQueue >= Math.max(1, Math.min(Math.ceil(0.9 * backlog), backlog - 1));
+  return acceptQueue >= Math.max(1, Math.min(Math.ceil(share * backlog), backlog - 1));
 }
 
 const LISTEN_STATES: readonly TcpState[] = [TcpState.Listen, TcpState.SynReceived];

@@ -1,5 +1,7 @@
+import { REPORT_INTERVAL_MS } from '../thresholds.js';
+
 /** How often one key is reported at most while it stays at or above its threshold. */
-export const DEFAULT_REPEAT_MS = 60_000;
+export const DEFAULT_REPEAT_MS = REPORT_INTERVAL_MS;
 
 /** Keys remembered at once; beyond, the one remembered longest is dropped (and may report again early). */
 export const MAX_ALERT_KEYS = 256;
