@@ -3,6 +3,7 @@ import type { ConnectionModel } from '../model/tracker.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Detector, PollContext } from './detector.js';
+import { unreadDataBytes } from './kernel-rules.js';
 import type { CloseWaitCause, CloseWaitLeak } from './close-wait-finding.js';
 
 export type { CloseWaitCause, CloseWaitLeak } from './close-wait-finding.js';
@@ -73,18 +74,10 @@ export class CloseWaitLeakDetector implements Detector {
       cause,
       since,
       durationMs,
-      unreadKernelBytes: kernelFresh ? unreadDataBytes(c.kernel?.row.recvQ ?? 0) : undefined,
+      unreadKernelBytes: kernelFresh ? unreadDataBytes({ state: TcpState.CloseWait, recvQ: c.kernel?.row.recvQ ?? 0 }) : undefined,
       unreadNodeBytes: socket.readableLength,
       readMode: socket.readableFlowing === true ? 'flowing' : socket.isPaused() ? 'paused' : 'not_started',
       detectedAt: time,
     };
   }
-}
-
-/**
- * Recv-Q is rcv_nxt − copied_seq, and the peer's FIN takes one sequence number: while it is
- * unread (any Recv-Q at all in CLOSE_WAIT), one of the counted "bytes" is the FIN.
- */
-function unreadDataBytes(recvQ: number): number {
-  return recvQ > 0 ? recvQ - 1 : 0;
 }

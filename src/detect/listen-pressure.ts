@@ -1,10 +1,12 @@
 import type { ListeningSocket } from '../model/listening-sockets.js';
 import type { StallSource } from '../observe/event-loop-stalls.js';
 import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
+import { listenerCovers } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
-import { CONTINUOUS_THRESHOLDS, REPORT_INTERVAL_MS } from '../thresholds.js';
+import { REPORT_INTERVAL_MS } from '../thresholds.js';
+import { acceptQueueNearsBacklog } from './kernel-rules.js';
 import type { Detector, PollContext } from './detector.js';
 import type { ListenerFigures, ListenFiguresSink, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
 
@@ -27,18 +29,9 @@ export interface ListenPressureOptions {
 
 export const DEFAULT_REPORT_INTERVAL_MS = REPORT_INTERVAL_MS;
 
-/**
- * "Nears the backlog": at least `share` of it (default the continuous `listenQueue`), or within one of it, whichever comes first, and
- * never below one waiting connection. The kernel refuses the next connection once the queue
- * holds more than the backlog, so a queue this full is one burst away from overflowing.
- */
-export function acceptQueueNearsBacklog(acceptQueue: number | undefined, backlog: number | undefined, share = CONTINUOUS_THRESHOLDS.listenQueue): boolean {
-  if (acceptQueue === undefined || backlog === undefined || backlog <= 0) return false;
-  return acceptQueue >= Math.max(1, Math.min(Math.ceil(share * backlog), backlog - 1));
-}
+export { acceptQueueNearsBacklog };
 
 const LISTEN_STATES: readonly TcpState[] = [TcpState.Listen, TcpState.SynReceived];
-const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '*']);
 /** The rate-limit key of reports that name no listener. */
 const NAMESPACE = '*';
 
@@ -368,7 +361,7 @@ function figuresOf(listeners: readonly ListeningSocket[], rows: readonly KernelS
     for (const l of candidates) {
       const tally = tallies.get(l) as Tally;
       if (row.state === TcpState.SynReceived) {
-        if (WILDCARDS.has(l.address) || row.local.address === l.address) tally.synReceived++;
+        if (listenerCovers(l, row.local)) tally.synReceived++;
       } else if (row.state === TcpState.Listen && listenAddress(row.local.address) === l.address) {
         if (tally.listenRow === undefined || fill(row) > fill(tally.listenRow)) tally.listenRow = row;
       }

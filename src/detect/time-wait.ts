@@ -1,4 +1,5 @@
 import type { ListeningSockets } from '../model/listening-sockets.js';
+import { isWildcard } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
@@ -23,7 +24,6 @@ export interface TimeWaitDetectorOptions {
 export const MAX_TOP_PEERS = 5;
 
 const TIME_WAIT: readonly TcpState[] = [TcpState.TimeWait];
-const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '*']);
 
 /** Which local addresses of a listening port are this process's: any, or those it is bound to. */
 interface ListeningPort {
@@ -232,7 +232,7 @@ function listeningPorts(listeners: ListeningSockets): Map<number, ListeningPort>
   for (const socket of listeners.all()) {
     let port = ports.get(socket.port);
     if (port === undefined) ports.set(socket.port, (port = { anyAddress: false, addresses: new Set() }));
-    if (WILDCARDS.has(socket.address)) port.anyAddress = true;
+    if (isWildcard(socket.address)) port.anyAddress = true;
     else port.addresses.add(socket.address);
   }
   return ports;
