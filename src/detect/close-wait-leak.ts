@@ -3,7 +3,8 @@ import type { ConnectionModel } from '../model/tracker.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Detector, PollContext } from './detector.js';
-import { unreadDataBytes } from './kernel-rules.js';
+import { agedSocket, pastThreshold, unreadDataBytes } from './kernel-rules.js';
+import type { KernelSnapshot, SnapshotCloseWait } from './snapshot.js';
 import type { CloseWaitCause, CloseWaitLeak } from './close-wait-finding.js';
 
 export type { CloseWaitCause, CloseWaitLeak } from './close-wait-finding.js';
@@ -34,6 +35,22 @@ export class CloseWaitLeakDetector implements Detector {
 
   fromKernel(context: PollContext): CloseWaitLeak[] {
     return this.scan(context.model, context.time);
+  }
+
+  /**
+   * Every CLOSE_WAIT socket at least the threshold old (tcp_info lastack), or of unknown age.
+   * Without Node's events the cause is read from Recv-Q: empty, the application read the FIN
+   * (its `'end'`) and did not close; not empty, the FIN sits unread behind the data.
+   */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotCloseWait[] {
+    const found: SnapshotCloseWait[] = [];
+    for (const { row } of snapshot.rows) {
+      if (row.state !== TcpState.CloseWait) continue;
+      const socket = agedSocket(row, snapshot.agesKnown);
+      if (!pastThreshold(socket.ageMs, this.thresholdMs)) continue;
+      found.push({ type: 'close_wait_leak', socket, cause: row.recvQ > 0 ? 'not_read_to_eof' : 'end_not_called', thresholdMs: this.thresholdMs });
+    }
+    return found;
   }
 
   private scan(model: ConnectionModel, time: number): CloseWaitLeak[] {

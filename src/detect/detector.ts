@@ -4,6 +4,7 @@ import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import type { Finding } from './finding.js';
+import type { KernelSnapshot, SnapshotFinding } from './snapshot.js';
 
 /** What a detector reads on each poll. */
 export interface PollContext {
@@ -40,4 +41,9 @@ export interface Detector {
    * it needed none or no kernel source could answer.
    */
   fromKernel?(context: PollContext, rows: readonly KernelSocketRow[] | undefined): Finding[];
+  /**
+   * Kernel-only mode: findings from one look at the rows of a process that never loaded
+   * socklife (no Node records), by the same rules and this detector's thresholds.
+   */
+  fromSnapshot?(snapshot: KernelSnapshot): SnapshotFinding[];
 }

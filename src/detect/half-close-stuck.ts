@@ -4,6 +4,8 @@ import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed, PortPair } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Detector, PollContext } from './detector.js';
+import { agedSocket, pastThreshold } from './kernel-rules.js';
+import type { KernelSnapshot, SnapshotHalfClose } from './snapshot.js';
 import type { FinWaitState, HalfCloseStuck, HalfCloseStuckCause } from './half-close-finding.js';
 
 export type { FinWaitState, HalfCloseStuck, HalfCloseStuckCause } from './half-close-finding.js';
@@ -86,6 +88,18 @@ export class HalfCloseStuckDetector implements Detector {
       if (stuck === undefined) continue;
       this.reported.add(c);
       found.push(stuck);
+    }
+    return found;
+  }
+
+  /** Every FIN_WAIT_1 and FIN_WAIT_2 socket at least the threshold old (tcp_info lastack), or of unknown age. */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotHalfClose[] {
+    const found: SnapshotHalfClose[] = [];
+    for (const { row } of snapshot.rows) {
+      if (row.state !== TcpState.FinWait1 && row.state !== TcpState.FinWait2) continue;
+      const socket = agedSocket(row, snapshot.agesKnown);
+      if (!pastThreshold(socket.ageMs, this.thresholdMs)) continue;
+      found.push({ type: 'half_close_stuck', socket, state: row.state, cause: CAUSES[row.state], thresholdMs: this.thresholdMs });
     }
     return found;
   }

@@ -1,6 +1,7 @@
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import { TcpState } from '../tcp-states.js';
 import { CONTINUOUS_THRESHOLDS } from '../thresholds.js';
+import type { SnapshotSocket } from './snapshot.js';
 
 /**
  * The rules that read one kernel row, written once for the in-process detectors and for the
@@ -38,4 +39,14 @@ export function socketAgeMs(row: KernelSocketRow, agesKnown: boolean): number | 
 export function acceptQueueNearsBacklog(acceptQueue: number | undefined, backlog: number | undefined, share = CONTINUOUS_THRESHOLDS.listenQueue): boolean {
   if (acceptQueue === undefined || backlog === undefined || backlog <= 0) return false;
   return acceptQueue >= Math.max(1, Math.min(Math.ceil(share * backlog), backlog - 1));
+}
+
+/** A socket as a kernel-only finding names it: its row, its age in its state, its unread data. */
+export function agedSocket(row: KernelSocketRow, agesKnown: boolean): SnapshotSocket {
+  return { row, ageMs: socketAgeMs(row, agesKnown), unreadBytes: unreadDataBytes(row) };
+}
+
+/** A socket at least `thresholdMs` in its state, or of unknown age (which cannot clear it). */
+export function pastThreshold(ageMs: number | undefined, thresholdMs: number): boolean {
+  return ageMs === undefined || ageMs >= thresholdMs;
 }

@@ -5,8 +5,9 @@ import { listenerCovers } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
-import { REPORT_INTERVAL_MS } from '../thresholds.js';
+import { CONTINUOUS_THRESHOLDS, REPORT_INTERVAL_MS } from '../thresholds.js';
 import { acceptQueueNearsBacklog } from './kernel-rules.js';
+import type { KernelSnapshot, SnapshotListenPressure } from './snapshot.js';
 import type { Detector, PollContext } from './detector.js';
 import type { ListenerFigures, ListenFiguresSink, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
 
@@ -25,6 +26,8 @@ export interface ListenPressureOptions {
   readonly figures?: ListenFiguresSink;
   /** This process is a `cluster` worker. */
   readonly shared: boolean;
+  /** The share of its backlog at which an accept queue nears it. Default the continuous `listenQueue` threshold. */
+  readonly acceptQueueShare?: number;
 }
 
 export const DEFAULT_REPORT_INTERVAL_MS = REPORT_INTERVAL_MS;
@@ -118,8 +121,33 @@ export class ListenPressureDetector implements Detector {
   /** The stall measured at the previous poll. */
   private previousStall: number | undefined;
 
+  private readonly acceptQueueShare: number;
+
   constructor(private readonly options: ListenPressureOptions) {
     this.reportIntervalMs = options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
+    this.acceptQueueShare = options.acceptQueueShare ?? CONTINUOUS_THRESHOLDS.listenQueue;
+  }
+
+  /**
+   * Kernel-only mode: the listeners whose accept queue nears the backlog. One look judges the
+   * accept queue only: the overflow and drop counters count since the namespace was made, so
+   * a rise needs two reads, and SYN_RECEIVED has no snapshot threshold.
+   */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotListenPressure[] {
+    const found: SnapshotListenPressure[] = [];
+    if (!snapshot.backlogKnown) return found;
+    for (const { row } of snapshot.rows) {
+      if (row.state !== TcpState.Listen || !acceptQueueNearsBacklog(row.recvQ, row.sendQ, this.acceptQueueShare)) continue;
+      found.push({
+        type: 'listen_pressure',
+        listener: row,
+        reasons: ['accept_queue'],
+        acceptQueue: row.recvQ,
+        backlog: row.sendQ,
+        share: this.acceptQueueShare,
+      });
+    }
+    return found;
   }
 
   wantsCounters(context: Omit<PollContext, 'counters'>): boolean {
@@ -188,7 +216,7 @@ export class ListenPressureDetector implements Detector {
       seen.add(key);
       const reasons: ListenPressureReason[] = [];
       if (f.synReceived !== undefined && f.synReceived >= this.options.synReceivedThreshold) reasons.push('syn_received');
-      if (acceptQueueNearsBacklog(f.acceptQueue, f.backlog)) reasons.push('accept_queue');
+      if (acceptQueueNearsBacklog(f.acceptQueue, f.backlog, this.acceptQueueShare)) reasons.push('accept_queue');
       if (pinned) reasons.push(...this.counterReasons());
       const finding = this.episode(key, reasons, time, (since) => {
         const carried = pinned ? this.takePending() : undefined;

@@ -9,7 +9,9 @@ import type { PeerCount, TimeWaitAccumulation, TimeWaitCount } from './time-wait
 
 export type { ClientTimeWait, PeerCount, ServerTimeWait, TimeWaitAccumulation, TimeWaitCount } from './time-wait-finding.js';
 import { keepSample, rangeSize, secondsToExhaustion, utilization, type PortUseSample } from './port-exhaustion.js';
+import type { KernelSnapshot, SnapshotTimeWait } from './snapshot.js';
 import { DEFAULT_REPEAT_MS, ThresholdAlerts } from './threshold-alerts.js';
+import { byDestination, byListeningPort, splitTimeWait } from './time-wait-rules.js';
 
 export interface TimeWaitDetectorOptions {
   /** TIME_WAIT sockets on one port, or towards one destination, at which it is reported. */
@@ -121,6 +123,24 @@ export class TimeWaitDetector implements Detector {
     }
     // A failed read: nothing is known this poll, and what the alerts remember stays.
     return [];
+  }
+
+  /**
+   * TIME_WAIT at the threshold towards one destination (client side, with the share of the
+   * ephemeral range its local ports take) or on one listening port (server side), most first.
+   */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotTimeWait[] {
+    const { client, server } = splitTimeWait(snapshot.rows);
+    const found: SnapshotTimeWait[] = [];
+    for (const g of byDestination(client, snapshot.portRange)) {
+      if (g.count < this.threshold) continue;
+      found.push({ type: 'time_wait_accumulation', side: 'client', ...g, threshold: this.threshold });
+    }
+    for (const g of byListeningPort(server)) {
+      if (g.count < this.threshold) continue;
+      found.push({ type: 'time_wait_accumulation', side: 'server', ...g, threshold: this.threshold });
+    }
+    return found;
   }
 
   /** Drops the last counts of ports no longer listened on and destinations forgotten. */

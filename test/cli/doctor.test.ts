@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../../src/cli/args.js';
-import {
-  diagnose,
-  durationOf,
-  formatDuration,
-  unreadBytes,
-  type DoctorInput,
-  type Finding,
-  type ListenQueueFinding,
-  type SocketFinding,
-  type SourceInfo,
-  type TimeWaitFinding,
-} from '../../src/cli/doctor.js';
+import { diagnose, durationOf, unreadBytes, type DoctorInput } from '../../src/cli/diagnose.js';
+import type { Finding, ListenQueueFinding, SocketFinding, SourceInfo, TimeWaitFinding } from '../../src/cli/doctor-report.js';
+import { formatDuration } from '../../src/cli/doctor-text.js';
 import { selectScope } from '../../src/cli/scope.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
 import { PROCESS_INODES, processTable } from './fixture.js';

@@ -11,6 +11,13 @@ export interface KernelReading {
 /** Failures in a row after which a source that may recover (a timeout, an error exit) is given up. */
 export const MAX_CONSECUTIVE_FAILURES = 3;
 
+export interface KernelReaderOptions {
+  /** Failures in a row after which a source that may recover is given up. Default `MAX_CONSECUTIVE_FAILURES`; 1 for a one-shot read. */
+  readonly maxConsecutiveFailures?: number;
+  /** Told each time a source is given up, with why (the CLI notes it in its report). */
+  readonly onGiveUp?: (source: KernelSourceName, reason: string, error: unknown) => void;
+}
+
 /**
  * Reads through a chain of sources. A source that cannot work (missing, unreadable) is given
  * up at once; one that fails otherwise (hangs, exits with an error, prints nothing readable) after
@@ -24,7 +31,14 @@ export class KernelReader {
   private readonly aborter = new AbortController();
   private readonly warned = new Set<string>();
 
-  constructor(private readonly sources: readonly KernelSource[]) {}
+  private readonly maxFailures: number;
+
+  constructor(
+    private readonly sources: readonly KernelSource[],
+    private readonly options: KernelReaderOptions = {},
+  ) {
+    this.maxFailures = options.maxConsecutiveFailures ?? MAX_CONSECUTIVE_FAILURES;
+  }
 
   /** The source in use, or undefined when none is left. */
   get current(): KernelSourceName | undefined {
@@ -52,12 +66,13 @@ export class KernelReader {
         if (this.aborter.signal.aborted) return undefined;
         const reason = error instanceof KernelSourceError ? error.message : String(error);
         const permanent = !(error instanceof KernelSourceError) || error.permanent;
-        if (!permanent && ++this.failures < MAX_CONSECUTIVE_FAILURES) {
+        if (!permanent && ++this.failures < this.maxFailures) {
           this.warnOnce(`transient:${source.name}`, `socklife: kernel source failed (${reason}); trying it again at the next poll`);
           return undefined;
         }
         this.failures = 0;
         this.index++;
+        this.options.onGiveUp?.(source.name, reason, error);
         const next = this.current;
         diag.warn(
           next === undefined

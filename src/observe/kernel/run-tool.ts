@@ -27,9 +27,17 @@ type Failure =
  * the promise settles whatever the child does. A read that reached its deadline is a failure
  * even when the pipe then closed cleanly. Output beyond `MAX_OUTPUT_BYTES` stops the run at
  * once. Whatever is left of the group after any failure is killed, and so is every tool still
- * running when the process exits. The child never keeps the process alive.
+ * running when the process exits. The child never keeps the process alive, unless
+ * `holdProcess` says so: a one-shot command (the CLI) has nothing else to wait for it.
  */
-export function runTool(source: KernelSourceName, command: string, argv: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
+export function runTool(
+  source: KernelSourceName,
+  command: string,
+  argv: readonly string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+  holdProcess = false,
+): Promise<string> {
   signal?.throwIfAborted();
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -94,6 +102,7 @@ export function runTool(source: KernelSourceName, command: string, argv: readonl
       else settle({ kind: 'exit', code, signal: exitSignal, stderr });
     });
     // A poll never keeps the process alive: its exit kills the tool instead (see `running`).
+    if (holdProcess) return;
     child.unref();
     for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
   });
