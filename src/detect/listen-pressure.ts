@@ -1,12 +1,13 @@
-import type { ListeningSocket } from '../model/listening-sockets.js';
 import type { StallSource } from '../observe/event-loop-stalls.js';
 import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
-import { listenerCovers } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import { CONTINUOUS_THRESHOLDS, REPORT_INTERVAL_MS } from '../thresholds.js';
+import { CounterDelta } from './counter-delta.js';
 import { acceptQueueNearsBacklog } from './kernel-rules.js';
+import { distinct, figuresOf } from './listener-figures.js';
+import { FindingRateLimiter } from './rate-limiter.js';
 import type { KernelSnapshot, SnapshotListenPressure } from './snapshot.js';
 import type { Detector, PollContext } from './detector.js';
 import type { ListenerFigures, ListenFiguresSink, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
@@ -38,50 +39,12 @@ const LISTEN_STATES: readonly TcpState[] = [TcpState.Listen, TcpState.SynReceive
 /** The rate-limit key of reports that name no listener. */
 const NAMESPACE = '*';
 
-/** A cumulative kernel counter: its rise between two reads. */
-class CounterDelta {
-  private last: number | undefined;
-
-  /** True once a value was read: from then on a rise is known (0 included). */
-  get baselined(): boolean {
-    return this.last !== undefined;
-  }
-
-  /** True when `value` is above the last one taken (without taking it). */
-  rises(value: number | undefined): boolean {
-    return value !== undefined && this.last !== undefined && value > this.last;
-  }
-
-  /** The rise since the previous readable value; undefined at the first (the baseline) and when unreadable. */
-  take(value: number | undefined): number | undefined {
-    if (value === undefined) return undefined;
-    const last = this.last;
-    this.last = value;
-    // A counter never falls in a living namespace: a lower value starts a new baseline.
-    return last === undefined || value < last ? undefined : value - last;
-  }
-
-  reset(): void {
-    this.last = undefined;
-  }
-}
-
 /** Counter rises (and the stall that came with them) not reported yet. */
 interface Pending {
   overflows: number;
   drops: number;
   readonly since: number;
   stallMs: number | undefined;
-}
-
-/** One rate-limited subject: a listener, or the namespace. */
-interface Episode {
-  /** The first poll of the current run of polls that saw pressure. */
-  since: number | undefined;
-  /** When the current rate-limit interval began (its first report). */
-  intervalStart: number | undefined;
-  /** The reasons reported in the current interval (at most four). */
-  readonly reported: Set<ListenPressureReason>;
 }
 
 /**
@@ -111,11 +74,10 @@ export class ListenPressureDetector implements Detector {
   /** When the counters were last read: an overflow seen now happened after it. */
   private countersReadAt: number | undefined;
   private pending: Pending | undefined;
-  /** Bounded: one per listener of the last poll, and the namespace. */
-  private readonly episodes = new Map<string, Episode>();
+  /** One subject per listener of the last poll, and the namespace. */
+  private readonly limiter: FindingRateLimiter;
   /** The ports the last `need` asked rows for: a listener that came after has no rows yet. */
   private askedPorts: ReadonlySet<number> = new Set();
-  private readonly reportIntervalMs: number;
   /** When this poll read the counters (just after `wantsCounters`). */
   private readAt: number | undefined;
   /** The stall measured at the previous poll. */
@@ -124,7 +86,7 @@ export class ListenPressureDetector implements Detector {
   private readonly acceptQueueShare: number;
 
   constructor(private readonly options: ListenPressureOptions) {
-    this.reportIntervalMs = options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
+    this.limiter = new FindingRateLimiter(options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS);
     this.acceptQueueShare = options.acceptQueueShare ?? CONTINUOUS_THRESHOLDS.listenQueue;
   }
 
@@ -236,7 +198,7 @@ export class ListenPressureDetector implements Detector {
       });
       if (finding !== undefined) findings.push(finding);
     }
-    for (const key of this.episodes.keys()) if (!seen.has(key)) this.episodes.delete(key);
+    for (const key of [...this.limiter.keys()]) if (!seen.has(key)) this.limiter.forget(key);
     return findings;
   }
 
@@ -270,7 +232,7 @@ export class ListenPressureDetector implements Detector {
     this.pending = undefined;
     this.previousStall = undefined;
     this.readAt = undefined;
-    this.episodes.clear();
+    this.limiter.clear();
   }
 
   private counterReasons(): ListenPressureReason[] {
@@ -323,91 +285,15 @@ export class ListenPressureDetector implements Detector {
    * accept queue that now overflows); without, its run of pressure ends.
    */
   private episode(key: string, reasons: readonly ListenPressureReason[], time: number, make: (since: number) => ListenPressure): ListenPressure | undefined {
-    let episode = this.episodes.get(key);
     if (reasons.length === 0) {
-      if (episode !== undefined) episode.since = undefined;
+      this.limiter.release(key);
       return undefined;
     }
-    if (episode === undefined) {
-      episode = { since: undefined, intervalStart: undefined, reported: new Set() };
-      this.episodes.set(key, episode);
-    }
-    episode.since ??= time;
-    if (episode.intervalStart === undefined || time - episode.intervalStart >= this.reportIntervalMs) {
-      episode.intervalStart = time;
-      episode.reported.clear();
-    } else if (reasons.every((r) => episode.reported.has(r))) {
-      return undefined;
-    }
-    for (const r of reasons) episode.reported.add(r);
-    return make(episode.since);
+    const since = this.limiter.hold(key, time, reasons);
+    return since === undefined ? undefined : make(since);
   }
 }
 
 function longest(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
-}
-
-/** One entry per address and port: two servers can share a listener (a cluster worker's). */
-function distinct(listeners: readonly ListeningSocket[]): ListeningSocket[] {
-  const byKey = new Map<string, ListeningSocket>();
-  for (const l of listeners) {
-    const key = `${l.address} ${l.port}`;
-    if (!byKey.has(key)) byKey.set(key, l);
-  }
-  return [...byKey.values()];
-}
-
-/** `ss` prints a dual-stack wildcard as `*`; Node and `/proc` say `::`. */
-function listenAddress(address: string): string {
-  return address === '*' ? '::' : address;
-}
-
-interface Tally {
-  synReceived: number;
-  listenRow: KernelSocketRow | undefined;
-}
-
-/**
- * Each listener's figures from the rows, in one pass over them. A SYN_RECEIVED row belongs
- * to a listener on its port bound to its address or to every address. When several LISTEN
- * rows match one listener (an SO_REUSEPORT group), the fullest queue is the one that tells.
- */
-function figuresOf(listeners: readonly ListeningSocket[], rows: readonly KernelSocketRow[] | undefined, askedPorts: ReadonlySet<number>): ListenerFigures[] {
-  const tallies = new Map<ListeningSocket, Tally>();
-  const byPort = new Map<number, ListeningSocket[]>();
-  for (const l of listeners) {
-    if (rows === undefined || !askedPorts.has(l.port)) continue;
-    tallies.set(l, { synReceived: 0, listenRow: undefined });
-    const same = byPort.get(l.port);
-    if (same === undefined) byPort.set(l.port, [l]);
-    else same.push(l);
-  }
-  for (const row of rows ?? []) {
-    const candidates = byPort.get(row.local.port);
-    if (candidates === undefined) continue;
-    for (const l of candidates) {
-      const tally = tallies.get(l) as Tally;
-      if (row.state === TcpState.SynReceived) {
-        if (listenerCovers(l, row.local)) tally.synReceived++;
-      } else if (row.state === TcpState.Listen && listenAddress(row.local.address) === l.address) {
-        if (tally.listenRow === undefined || fill(row) > fill(tally.listenRow)) tally.listenRow = row;
-      }
-    }
-  }
-  return listeners.map((l) => {
-    const tally = tallies.get(l);
-    const row = tally?.listenRow;
-    return {
-      address: l.address,
-      port: l.port,
-      synReceived: tally?.synReceived,
-      acceptQueue: row?.recvQ,
-      backlog: row !== undefined && row.sendQ > 0 ? row.sendQ : undefined,
-    };
-  });
-}
-
-function fill(row: KernelSocketRow): number {
-  return row.sendQ > 0 ? row.recvQ / row.sendQ : row.recvQ;
 }
