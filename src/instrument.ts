@@ -1,10 +1,12 @@
 import { diag, metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import type * as net from 'node:net';
+import { now } from './clock.js';
 import { resolveOptions } from './config.js';
 import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
 import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
-import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
+import { ListenPressureDetector } from './detect/listen-pressure.js';
+import type { MeasurementSink } from './detect/measurement.js';
 import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { forgetSaidFailures } from './model/notify.js';
@@ -15,21 +17,20 @@ import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
 import { StackCompactor } from './observe/stack-compactor.js';
+import { DetectorObservers } from './poll/observers.js';
 import { Poller } from './poll/poller.js';
 import { JsonFindingLog } from './report/finding-log.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
 import { FindingFanOut } from './report/findings.js';
-import { ListenMetrics } from './report/listen-metrics.js';
+import { MeasurementMetrics } from './report/measurement-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
-import { bindTimeWaitMetrics } from './report/time-wait-metrics.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
-/** What detectors share with the running instrumentation, which stops them. */
+/** What the engine passes to the detectors: the observers they declared, and where their measurements go. */
 interface DetectorParts {
   readonly stalls: StallSource;
-  readonly listenFigures: ListenFiguresSink;
-  readonly timeWait: TimeWaitDetector;
+  readonly measurements: MeasurementSink;
 }
 
 /** The detectors a running instrumentation drives; a new detector is added here. */
@@ -37,11 +38,12 @@ function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[
   return [
     new CloseWaitLeakDetector(options.closeWaitThresholdMs),
     new HalfCloseStuckDetector(options.closeWaitThresholdMs),
-    parts.timeWait,
+    // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
+    new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: isClusterWorker(), measurements: parts.measurements }),
     new ListenPressureDetector({
       synReceivedThreshold: options.synReceivedThreshold,
       stalls: parts.stalls,
-      figures: parts.listenFigures,
+      measurements: parts.measurements,
       shared: isClusterWorker(),
     }),
   ];
@@ -67,7 +69,8 @@ class Socklife implements SocklifeHandle {
   private readonly compactor: StackCompactor;
   private readonly poller: Poller;
   private readonly stalls = new EventLoopStalls();
-  private readonly listenMetrics: ListenMetrics;
+  /** Runs the observers the detectors declare. */
+  private readonly observers: DetectorObservers;
   private stopped = false;
 
   constructor(options: ResolvedOptions) {
@@ -97,18 +100,18 @@ class Socklife implements SocklifeHandle {
     this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
-    this.listenMetrics = new ListenMetrics(this.providers);
-    // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
-    const timeWait = new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: isClusterWorker() });
-    bindTimeWaitMetrics(this.providers, () => timeWait.counts(), options.redactPeerAddresses);
+    const measurements = new MeasurementMetrics(this.providers, options.redactPeerAddresses);
+    const detectors = detectorsFor(options, { stalls: this.stalls, measurements });
+    this.observers = new DetectorObservers(detectors, { 'event-loop-stalls': this.stalls });
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
       listeners: this.listeners,
       reader: this.reader,
-      detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics, timeWait }),
+      detectors,
       findings,
       afterDetection: () => {
+        this.observers.update({ model: this.tracker, listeners: this.listeners, time: now() });
         this.followGlobalMeterProvider();
         this.compactor.run();
       },
@@ -152,7 +155,7 @@ class Socklife implements SocklifeHandle {
     this.stopped = true;
     this.poller.stop();
     this.reader.stop();
-    this.stalls.stop();
+    this.observers.stop();
     this.compactor.stop();
     this.observer.disable();
     this.tracker.stop();

@@ -58,7 +58,8 @@ export class CloseWaitLeakDetector implements Detector {
     for (const c of model.connectionsIn(TcpState.CloseWait)) {
       const leak = this.check(c, time);
       if (leak === undefined) continue;
-      model.ensureEndpoints(c);
+      // Named by its endpoints in the report: asked for now, while the socket can still say them.
+      model.endpointsOf(c);
       this.reported.add(c);
       leaks.push(leak);
     }

@@ -16,6 +16,9 @@ export interface PollContext {
   readonly counters: KernelCounters | undefined;
 }
 
+/** Observers the engine runs on behalf of the detectors that declare them (`Detector.needs`). */
+export type ObserverName = 'event-loop-stalls';
+
 /**
  * A detector: says what it needs from the kernel, and turns the model plus the kernel's
  * answer into findings. It never writes the model; it keeps its own memory (what it has
@@ -29,6 +32,14 @@ export interface PollContext {
 export interface Detector {
   /** For diagnostics. */
   readonly name: string;
+  /**
+   * Observers it reads (the engine makes them and passes them in). The engine starts each one
+   * while a detector that declared it is `observing`, and stops it when none is: a detector
+   * never starts or stops an observer itself.
+   */
+  readonly needs?: readonly ObserverName[];
+  /** Whether it wants its declared observers running now; asked once per poll. Default: always. */
+  observing?(context: Omit<PollContext, 'counters'>): boolean;
   /** True when this poll should read the kernel's counters (`/proc/net/sockstat`, `/proc/net/netstat`: file reads, no child process). */
   wantsCounters?(context: Omit<PollContext, 'counters'>): boolean;
   /** Findings the model alone proves (socket events); runs on schedule even while a kernel read hangs. */

@@ -57,7 +57,7 @@ export class HalfCloseStuckDetector implements Detector {
         if ((state === TcpState.Established && c.localFinAt === undefined) || !this.isCandidate(c)) continue;
         if (c.local === undefined && lookups < MAX_ENDPOINT_LOOKUPS) {
           lookups += 1;
-          model.ensureEndpoints(c);
+          model.endpointsOf(c);
         }
         candidates.push(c);
       }

@@ -10,7 +10,8 @@ import { distinct, figuresOf } from './listener-figures.js';
 import { FindingRateLimiter } from './rate-limiter.js';
 import type { KernelSnapshot, SnapshotListenPressure } from './snapshot.js';
 import type { Detector, PollContext } from './detector.js';
-import type { ListenerFigures, ListenFiguresSink, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
+import type { ListenerFigures, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
+import type { MeasurementSink } from './measurement.js';
 
 export type { ListenerFigures, ListenFiguresSink, ListenPoll, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
 
@@ -22,9 +23,10 @@ export interface ListenPressureOptions {
    * for each reason the reports of that interval did not name yet. Default 60 000.
    */
   readonly reportIntervalMs?: number;
-  /** Measures event-loop stalls; started while the process listens. */
-  readonly stalls?: StallSource;
-  readonly figures?: ListenFiguresSink;
+  /** Event-loop stalls, read at each poll; the engine runs the observer while this detector is `observing` (the process listens). */
+  readonly stalls?: Pick<StallSource, 'takeLongestMs'>;
+  /** Where each poll's figures go (the metrics), whether or not anything is reported. */
+  readonly measurements?: MeasurementSink;
   /** This process is a `cluster` worker. */
   readonly shared: boolean;
   /** The share of its backlog at which an accept queue nears it. Default the continuous `listenQueue` threshold. */
@@ -63,6 +65,7 @@ interface Pending {
  */
 export class ListenPressureDetector implements Detector {
   readonly name = 'listen_pressure';
+  readonly needs = ['event-loop-stalls'] as const;
   private readonly overflows = new CounterDelta();
   private readonly drops = new CounterDelta();
   private readonly synRetrans = new CounterDelta();
@@ -112,14 +115,15 @@ export class ListenPressureDetector implements Detector {
     return found;
   }
 
+  /** Stalls are measured while the process listens. */
+  observing(context: Omit<PollContext, 'counters'>): boolean {
+    return context.listeners.all().length > 0;
+  }
+
   wantsCounters(context: Omit<PollContext, 'counters'>): boolean {
     const listening = context.listeners.all().length > 0;
-    if (listening) {
-      this.options.stalls?.start();
-      this.readAt = context.time;
-    } else {
-      this.forget();
-    }
+    if (listening) this.readAt = context.time;
+    else this.forget();
     return listening;
   }
 
@@ -159,7 +163,7 @@ export class ListenPressureDetector implements Detector {
     const stallMs = longest(measured, this.previousStall);
     this.previousStall = measured;
     const figures = figuresOf(listeners, rows, this.askedPorts);
-    this.options.figures?.observe({ listeners: this.remember(figures), overflows, drops, shared: this.options.shared });
+    this.options.measurements?.record({ kind: 'listen', poll: { listeners: this.remember(figures), overflows, drops, shared: this.options.shared } });
 
     if ((overflows ?? 0) > 0 || (drops ?? 0) > 0) {
       this.pending ??= { overflows: 0, drops: 0, since: this.countersReadAt ?? readAt, stallMs: undefined };
@@ -221,7 +225,6 @@ export class ListenPressureDetector implements Detector {
 
   /** Forgets everything: when nothing listens the counters are not read, so their next read is a new baseline. */
   private forget(): void {
-    this.options.stalls?.stop();
     this.overflows.reset();
     this.drops.reset();
     this.synRetrans.reset();

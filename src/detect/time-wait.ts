@@ -9,6 +9,7 @@ import type { PeerCount, TimeWaitAccumulation, TimeWaitCount } from './time-wait
 
 export type { ClientTimeWait, PeerCount, ServerTimeWait, TimeWaitAccumulation, TimeWaitCount } from './time-wait-finding.js';
 import { keepSample, rangeSize, secondsToExhaustion, utilization, type PortUseSample } from './port-exhaustion.js';
+import type { MeasurementSink } from './measurement.js';
 import type { KernelSnapshot, SnapshotTimeWait } from './snapshot.js';
 import { DEFAULT_REPEAT_MS, ThresholdAlerts } from './threshold-alerts.js';
 import { byDestination, byListeningPort, splitTimeWait } from './time-wait-rules.js';
@@ -20,6 +21,8 @@ export interface TimeWaitDetectorOptions {
   readonly repeatIntervalMs?: number;
   /** True in a cluster worker, whose listening sockets the workers share. */
   readonly sharedListeners?: boolean;
+  /** Where the counts go (the metrics) each time they change. */
+  readonly measurements?: MeasurementSink;
 }
 
 /** Peers named on a server-side report. */
@@ -62,10 +65,12 @@ export class TimeWaitDetector implements Detector {
   /** Each counted destination's port use at the last polls that counted it, oldest first (for the growth rate). */
   private samples = new Map<string, PortUseSample[]>();
   private lastCounts: readonly TimeWaitCount[] = [];
+  private readonly measurements: MeasurementSink | undefined;
 
   constructor(options: TimeWaitDetectorOptions) {
     this.threshold = options.threshold;
     this.sharedListeners = options.sharedListeners ?? false;
+    this.measurements = options.measurements;
     this.alerts = new ThresholdAlerts(options.threshold, options.repeatIntervalMs ?? DEFAULT_REPEAT_MS);
   }
 
@@ -143,13 +148,19 @@ export class TimeWaitDetector implements Detector {
     return found;
   }
 
+  private setCounts(counts: readonly TimeWaitCount[]): void {
+    this.lastCounts = counts;
+    this.measurements?.record({ kind: 'time_wait', counts });
+  }
+
   /** Drops the last counts of ports no longer listened on and destinations forgotten. */
   private keepLiveCounts(listeners: ListeningSockets): void {
     if (this.lastCounts.length === 0) return;
     const ports = new Set(listeners.ports());
-    this.lastCounts = this.lastCounts.filter((c) =>
+    const live = this.lastCounts.filter((c) =>
       c.side === 'server' ? ports.has(c.port) : this.destinations.get(c.destination.address, c.destination.port) !== undefined,
     );
+    if (live.length !== this.lastCounts.length) this.setCounts(live);
   }
 
   private count(asked: Asked, rows: readonly KernelSocketRow[], time: number): TimeWaitAccumulation[] {
@@ -200,7 +211,7 @@ export class TimeWaitDetector implements Detector {
       }
     }
     this.samples = samples;
-    this.lastCounts = counts;
+    this.setCounts(counts);
     this.alerts.endPoll(time);
     return findings;
   }

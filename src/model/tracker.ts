@@ -37,8 +37,11 @@ export interface ConnectionModel {
   /** Live connections currently in a state. */
   connectionsIn(state: TcpState): ReadonlySet<Connection>;
   liveConnections(): ReadonlySet<Connection>;
-  /** Learns a live connection's endpoints if they are not known yet (two system calls, once). */
-  ensureEndpoints(c: Connection): void;
+  /**
+   * A live connection's endpoints: a question, answered lazily (the model learns them with two
+   * system calls, once, and keeps them on its record). Undefined when they cannot be known.
+   */
+  endpointsOf(c: Connection): { readonly local: ConnectionEndpoint; readonly peer: ConnectionEndpoint } | undefined;
   /** The kernel query for this process's connections in `states`: its servers' ports and its clients' target ports. */
   portsQuery(states: readonly TcpState[]): KernelQuery | undefined;
   /**
@@ -291,7 +294,12 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     }
   }
 
-  ensureEndpoints(c: Connection): void {
+  endpointsOf(c: Connection): { readonly local: ConnectionEndpoint; readonly peer: ConnectionEndpoint } | undefined {
+    this.ensureEndpoints(c);
+    return c.local === undefined || c.peer === undefined ? undefined : { local: c.local, peer: c.peer };
+  }
+
+  private ensureEndpoints(c: Connection): void {
     const socket = c.socket;
     if (c.local !== undefined || socket === undefined) return;
     const known = this.endpoints.connected(socket, c.side, c.side === 'server' ? c.filterPort : undefined);
