@@ -1,10 +1,7 @@
-import { allowedText, isAllowed, OPTION_DEFAULTS, OPTION_RULES, SOURCE_VALUES, SPAN_POLICY_VALUES, type OptionRule } from './option-schema.js';
-import type { ResolvedOptions, SocklifeOptions, SourceOption, SpanPolicy } from './types.js';
+import { allowedText, isAllowed, OPTION_DEFAULTS, OPTION_RULES, SOURCE_VALUES, type OptionRule } from './option-schema.js';
+import type { ResolvedOptions, SocklifeOptions, SourceOption } from './types.js';
 
 export const SOURCE_OPTIONS: readonly SourceOption[] = SOURCE_VALUES;
-/** The schema's span policies are the reporter's (checked by the compiler). */
-const SPAN_POLICIES: readonly SpanPolicy[] = SPAN_POLICY_VALUES;
-void SPAN_POLICIES;
 
 /**
  * Defaults a healthy production server never trips (the thresholds and their reasons are in
