@@ -3,7 +3,7 @@ import { listenerCovers } from '../observe/kernel/address.js';
 import type { Endpoint, KernelSocketRow } from '../observe/kernel/rows.js';
 import { TcpState } from '../tcp-states.js';
 import type { Destination } from './destinations.js';
-import { rangeSize } from './port-exhaustion.js';
+import { rangeSize, utilization } from './port-exhaustion.js';
 import type { SnapshotRow } from './snapshot.js';
 
 /**
@@ -62,7 +62,7 @@ export function byDestination(rows: readonly SnapshotRow[], range: PortRange | u
   }
   const size = range === undefined ? undefined : rangeSize(range);
   return [...groups.values()]
-    .map((g) => ({ ...g, count: g.rows.length, share: size === undefined || size <= 0 ? undefined : g.inEphemeralRange / size }))
+    .map((g) => ({ ...g, count: g.rows.length, share: size === undefined ? undefined : utilization(g.inEphemeralRange, size) }))
     .sort((a, b) => b.count - a.count || a.destination.address.localeCompare(b.destination.address) || a.destination.port - b.destination.port);
 }
 

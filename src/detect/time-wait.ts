@@ -1,5 +1,5 @@
 import type { ListeningSockets } from '../model/listening-sockets.js';
-import { isWildcard } from '../observe/kernel/address.js';
+import { listenerCovers } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
@@ -30,11 +30,8 @@ export const MAX_TOP_PEERS = 5;
 
 const TIME_WAIT: readonly TcpState[] = [TcpState.TimeWait];
 
-/** Which local addresses of a listening port are this process's: any, or those it is bound to. */
-interface ListeningPort {
-  anyAddress: boolean;
-  readonly addresses: Set<string>;
-}
+/** This process's listeners on one port (their addresses: a wildcard covers every address). */
+type ListeningPort = readonly { readonly address: string; readonly port: number }[];
 
 /** What a poll's need asked for, kept until its rows come back. */
 interface Asked {
@@ -244,7 +241,7 @@ function tally(asked: Asked, rows: readonly KernelSocketRow[]): Tally {
 }
 
 function isOnListener(row: KernelSocketRow, listening: ListeningPort | undefined): boolean {
-  return listening !== undefined && (listening.anyAddress || listening.addresses.has(row.local.address));
+  return listening !== undefined && listening.some((l) => listenerCovers(l, row.local));
 }
 
 /** The TIME_WAIT sockets on one listening port, by peer address. */
@@ -257,14 +254,14 @@ function peersOn(rows: readonly KernelSocketRow[], port: number, listening: List
   return peers;
 }
 
-/** This process's listening ports, each with the local addresses that are its own. */
+/** This process's listening ports, each with its listeners. */
 function listeningPorts(listeners: ListeningSockets): Map<number, ListeningPort> {
-  const ports = new Map<number, ListeningPort>();
+  const ports = new Map<number, { address: string; port: number }[]>();
   for (const socket of listeners.all()) {
-    let port = ports.get(socket.port);
-    if (port === undefined) ports.set(socket.port, (port = { anyAddress: false, addresses: new Set() }));
-    if (isWildcard(socket.address)) port.anyAddress = true;
-    else port.addresses.add(socket.address);
+    const same = ports.get(socket.port);
+    const listener = { address: socket.address, port: socket.port };
+    if (same === undefined) ports.set(socket.port, [listener]);
+    else same.push(listener);
   }
   return ports;
 }
