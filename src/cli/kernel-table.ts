@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readKernelCounters, type PortRange } from '../observe/kernel/kernel-counters.js';
-import { KernelReader } from '../observe/kernel/kernel-reader.js';
+import { KernelSourceChain } from '../observe/kernel/source-chain.js';
 import { ProcNetSource } from '../observe/kernel/proc-source.js';
 import type { KernelQuery } from '../observe/kernel/query.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
@@ -38,7 +38,7 @@ const SOURCE_INFO: Readonly<Record<'ss' | 'proc', Omit<SourceInfo, 'notes'>>> = 
 };
 
 /**
- * Reads the TCP table of a network namespace through the library's kernel reader and its
+ * Reads the TCP table of a network namespace through the library's fallback chain and its
  * process runner: `ss` when allowed, falling back to `netDir`'s tables at the first failure
  * (a one-shot read has no next poll to retry at). Rejects with TargetError when /proc/N/net
  * cannot be read.
@@ -49,7 +49,7 @@ export async function readTable(options: ReadTableOptions): Promise<TableReading
   const proc = new ProcNetSource(options.netDir);
   const sources: KernelSource[] = options.useSs ? [options.ssSource ?? new SsSource('ss', SS_TIMEOUT_MS, true), proc] : [proc];
   let lastError: unknown;
-  const reader = new KernelReader(sources, {
+  const reader = new KernelSourceChain(sources, {
     maxConsecutiveFailures: 1,
     onGiveUp: (source: KernelSourceName, reason, error) => {
       lastError = error;
