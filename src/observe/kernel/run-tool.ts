@@ -119,6 +119,14 @@ function killRunning(): void {
   for (const pid of running) killGroup(pid);
 }
 
+/**
+ * Kills every tool running now (each in its own process group, out of reach of a terminal's
+ * signals). For a one-shot command ended by a signal, which skips the exit listener.
+ */
+export function killRunningTools(): void {
+  killRunning();
+}
+
 function track(pid: number | undefined): void {
   if (pid === undefined) return;
   if (running.size === 0) process.on('exit', killRunning);
