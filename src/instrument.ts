@@ -2,12 +2,9 @@ import { diag, metrics, trace, type MeterProvider, type TracerProvider } from '@
 import type * as net from 'node:net';
 import { now } from './clock.js';
 import { resolveOptions } from './config.js';
-import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
-import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
-import { ListenPressureDetector } from './detect/listen-pressure.js';
+import { makeDetectors } from './detect/detectors.js';
 import type { MeasurementSink } from './detect/measurement.js';
-import { TimeWaitDetector } from './detect/time-wait.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { forgetSaidFailures } from './model/notify.js';
 import { ConnectionTracker } from './model/tracker.js';
@@ -25,6 +22,7 @@ import { FindingFanOut } from './report/findings.js';
 import { MeasurementMetrics } from './report/measurement-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
+import { CONTINUOUS_THRESHOLDS } from './thresholds.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
 /** What the engine passes to the detectors: the observers they declared, and where their measurements go. */
@@ -33,20 +31,22 @@ interface DetectorParts {
   readonly measurements: MeasurementSink;
 }
 
-/** The detectors a running instrumentation drives; a new detector is added here. */
+/** The detectors a running instrumentation drives (the one list is `makeDetectors`). */
 function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[] {
-  return [
-    new CloseWaitLeakDetector(options.closeWaitThresholdMs),
-    new HalfCloseStuckDetector(options.closeWaitThresholdMs),
+  return makeDetectors({
+    // The half-close is judged at the CLOSE_WAIT threshold in-process; the accept queue at the continuous share.
+    thresholds: {
+      closeWaitMs: options.closeWaitThresholdMs,
+      finWaitMs: options.closeWaitThresholdMs,
+      timeWait: options.timeWaitThreshold,
+      synReceived: options.synReceivedThreshold,
+      listenQueue: CONTINUOUS_THRESHOLDS.listenQueue,
+    },
     // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
-    new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: isClusterWorker(), measurements: parts.measurements }),
-    new ListenPressureDetector({
-      synReceivedThreshold: options.synReceivedThreshold,
-      stalls: parts.stalls,
-      measurements: parts.measurements,
-      shared: isClusterWorker(),
-    }),
-  ];
+    sharedListeners: isClusterWorker(),
+    stalls: parts.stalls,
+    measurements: parts.measurements,
+  });
 }
 
 /**

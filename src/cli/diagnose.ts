@@ -1,6 +1,6 @@
 import { socketAgeMs, unreadDataBytes } from '../detect/kernel-rules.js';
 import type { KernelSnapshot, SnapshotFinding, SnapshotRow, SnapshotSocket } from '../detect/snapshot.js';
-import { detectInSnapshot } from '../detect/snapshot-detectors.js';
+import { detectInSnapshot } from '../detect/detectors.js';
 import { byDestination, byListeningPort, splitTimeWait, untied, type DestinationGroup } from '../detect/time-wait-rules.js';
 import { listenerCovers } from '../observe/kernel/address.js';
 import type { PortRange } from '../observe/kernel/kernel-counters.js';

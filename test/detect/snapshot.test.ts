@@ -4,7 +4,7 @@ import { HalfCloseStuckDetector } from '../../src/detect/half-close-stuck.js';
 import { acceptQueueNearsBacklog, socketAgeMs, unreadDataBytes } from '../../src/detect/kernel-rules.js';
 import { ListenPressureDetector } from '../../src/detect/listen-pressure.js';
 import type { KernelSnapshot, SnapshotRow } from '../../src/detect/snapshot.js';
-import { detectInSnapshot } from '../../src/detect/snapshot-detectors.js';
+import { detectInSnapshot } from '../../src/detect/detectors.js';
 import { TimeWaitDetector } from '../../src/detect/time-wait.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
 import { TcpState } from '../../src/tcp-states.js';
