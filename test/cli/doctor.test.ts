@@ -109,6 +109,21 @@ describe('diagnose, from ss rows (ages known)', () => {
     expect(healthy.findings).toEqual([]);
     expect(healthy.healthy).toBe(true);
   });
+
+  it('judges the accept queue by the library\u2019s rule: the share of the backlog, or within one of it', () => {
+    const listener = (queue: number, backlog: number): KernelSocketRow => ({
+      state: 'listen',
+      recvQ: queue,
+      sendQ: backlog,
+      local: { address: '0.0.0.0', port: 7000 },
+      peer: { address: '0.0.0.0', port: 0 },
+      inode: 200,
+    });
+    const queues = [listener(4, 5), listener(3, 5)].map(
+      (row) => finding(diagnose(input({ table: selectScope([row], { kind: 'pid', pid: 1, inodes: new Set([200]) }) })).findings, 'listen_queue').length,
+    );
+    expect(queues).toEqual([1, 0]); // 4 of 5 is within one of the backlog; 3 of 5 is neither 90 % nor that
+  });
 });
 
 describe('diagnose, from /proc rows (ages and backlog unknown)', () => {
