@@ -71,6 +71,8 @@ export function runTool(
       killGroup(pid);
       child.stdout.destroy();
       child.stderr.destroy();
+      // Even a one-shot command is not held by a tool it gave up on (one that outlives SIGKILL).
+      child.unref();
       const permanent = failure.kind === 'spawn' && (failure.code === 'ENOENT' || failure.code === 'EACCES');
       reject(new KernelSourceError(source, describeFailure(command, failure, timeoutMs), { permanent }));
     };
