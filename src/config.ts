@@ -1,92 +1,40 @@
-import { SPAN_POLICIES } from './report/span-policy.js';
+import { allowedText, isAllowed, OPTION_DEFAULTS, OPTION_RULES, SOURCE_VALUES, type OptionRule } from './option-schema.js';
 import type { ResolvedOptions, SocklifeOptions, SourceOption } from './types.js';
 
-export const SOURCE_OPTIONS: readonly SourceOption[] = ['auto', 'ss', 'proc', 'netstat', 'none'];
+export const SOURCE_OPTIONS: readonly SourceOption[] = SOURCE_VALUES;
 
 /**
- * Defaults a healthy production server never trips: a closing application leaves
- * CLOSE_WAIT within milliseconds, so one minute there is a forgotten socket; polling every
- * 5 s costs one small filtered `ss` run and puts a leak on record within 70 s.
+ * Defaults a healthy production server never trips (the thresholds and their reasons are in
+ * `thresholds.ts`, the rules and defaults of every option in `option-schema.ts`); polling every
+ * 5 s costs one small filtered `ss` run and puts a leak on record within a poll of its threshold.
  */
 export const DEFAULT_OPTIONS: ResolvedOptions = Object.freeze({
-  pollIntervalMs: 5000,
-  closeWaitThresholdMs: 60_000,
-  timeWaitThreshold: 5000,
-  synReceivedThreshold: 128,
-  source: 'auto',
-  spans: 'anomalies',
-  slowHandshakeMs: 1000,
-  requireParentSpan: false,
+  ...OPTION_DEFAULTS.instrument,
   log: undefined,
-  captureStacks: true,
-  autoInstrument: true,
-  redactPeerAddresses: false,
   tracerProvider: undefined,
   meterProvider: undefined,
 });
 
-interface IntegerRule {
-  readonly kind: 'integer';
-  readonly min: number;
-  readonly max: number;
-  readonly unit: string;
-}
-interface EnumRule {
-  readonly kind: 'enum';
-  readonly values: readonly string[];
-}
-interface BooleanRule {
-  readonly kind: 'boolean';
-}
-/** `'stderr'`, or a file path. */
-interface LogTargetRule {
-  readonly kind: 'log-target';
-}
-type Rule = IntegerRule | EnumRule | BooleanRule | LogTargetRule;
+/** The options that also come from the environment: each one's rule is in the option schema. */
+const ENV_OPTIONS = [
+  'pollIntervalMs',
+  'closeWaitThresholdMs',
+  'timeWaitThreshold',
+  'synReceivedThreshold',
+  'source',
+  'spans',
+  'slowHandshakeMs',
+  'requireParentSpan',
+  'log',
+  'captureStacks',
+  'autoInstrument',
+  'redactPeerAddresses',
+] as const satisfies readonly (keyof typeof OPTION_RULES & keyof SocklifeOptions)[];
 
-/** The options that also come from the environment, with what each allows. */
-const RULES = {
-  pollIntervalMs: { kind: 'integer', min: 10, max: 3_600_000, unit: 'milliseconds' },
-  closeWaitThresholdMs: { kind: 'integer', min: 0, max: 7 * 86_400_000, unit: 'milliseconds' },
-  timeWaitThreshold: { kind: 'integer', min: 1, max: 10_000_000, unit: 'sockets' },
-  synReceivedThreshold: { kind: 'integer', min: 1, max: 10_000_000, unit: 'sockets' },
-  source: { kind: 'enum', values: SOURCE_OPTIONS },
-  spans: { kind: 'enum', values: SPAN_POLICIES },
-  slowHandshakeMs: { kind: 'integer', min: 0, max: 3_600_000, unit: 'milliseconds' },
-  requireParentSpan: { kind: 'boolean' },
-  log: { kind: 'log-target' },
-  captureStacks: { kind: 'boolean' },
-  autoInstrument: { kind: 'boolean' },
-  redactPeerAddresses: { kind: 'boolean' },
-} as const satisfies Record<string, Rule>;
+type EnvOption = (typeof ENV_OPTIONS)[number];
 
-type EnvOption = keyof typeof RULES;
-const ENV_OPTIONS = Object.keys(RULES) as EnvOption[];
-
-function allowed(rule: Rule): string {
-  switch (rule.kind) {
-    case 'integer':
-      return `an integer from ${rule.min} to ${rule.max} (${rule.unit})`;
-    case 'enum':
-      return `one of ${rule.values.map((v) => `'${v}'`).join(', ')}`;
-    case 'boolean':
-      return 'true or false';
-    case 'log-target':
-      return "'stderr' or the path of a file";
-  }
-}
-
-function isValid(rule: Rule, value: unknown): boolean {
-  switch (rule.kind) {
-    case 'integer':
-      return typeof value === 'number' && Number.isInteger(value) && value >= rule.min && value <= rule.max;
-    case 'enum':
-      return typeof value === 'string' && rule.values.includes(value);
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'log-target':
-      return typeof value === 'string' && value.trim() !== '' && !value.includes('\0');
-  }
+function ruleOf(name: EnvOption): OptionRule {
+  return OPTION_RULES[name];
 }
 
 function describe(value: unknown): string {
@@ -118,9 +66,9 @@ export function resolveOptions(options: SocklifeOptions = {}): ResolvedOptions {
   for (const name of ENV_OPTIONS) {
     const value = options[name];
     if (value === undefined) continue;
-    const rule: Rule = RULES[name];
-    if (!isValid(rule, value)) {
-      throw new TypeError(`socklife: option ${name} must be ${allowed(rule)}; got ${describe(value)}`);
+    const rule = ruleOf(name);
+    if (!isAllowed(rule, value)) {
+      throw new TypeError(`socklife: option ${name} must be ${allowedText(rule)}; got ${describe(value)}`);
     }
     resolved[name] = value;
   }
@@ -153,11 +101,12 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, warn: (mess
     const variable = envVariableName(name);
     const raw = env[variable];
     if (raw === undefined || raw.trim() === '') continue;
-    const rule: Rule = RULES[name];
+    const rule = ruleOf(name);
     const value = parseEnvValue(rule, raw.trim());
-    if (value === undefined || !isValid(rule, value)) {
+    if (value === undefined || !isAllowed(rule, value)) {
       warn(
-        `socklife: environment variable ${variable}=${JSON.stringify(raw)} is not ${allowed(rule)}; ` + `using the default ${describe(DEFAULT_OPTIONS[name])}`,
+        `socklife: environment variable ${variable}=${JSON.stringify(raw)} is not ${allowedText(rule)}; ` +
+          `using the default ${describe(DEFAULT_OPTIONS[name])}`,
       );
       continue;
     }
@@ -166,7 +115,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env, warn: (mess
   return options as SocklifeOptions;
 }
 
-function parseEnvValue(rule: Rule, raw: string): unknown {
+function parseEnvValue(rule: OptionRule, raw: string): unknown {
   switch (rule.kind) {
     case 'integer':
       return /^\d+$/.test(raw) ? Number(raw) : undefined;
@@ -180,6 +129,8 @@ function parseEnvValue(rule: Rule, raw: string): unknown {
     }
     case 'log-target':
       return raw;
+    case 'fraction':
+      return /^(\d+(\.\d*)?|\.\d+)$/.test(raw) ? Number(raw) : undefined;
   }
 }
 

@@ -1,11 +1,10 @@
 import { metrics, trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import type * as net from 'node:net';
+import { now } from './clock.js';
 import { resolveOptions } from './config.js';
-import { CloseWaitLeakDetector } from './detect/close-wait-leak.js';
 import type { Detector } from './detect/detector.js';
-import { HalfCloseStuckDetector } from './detect/half-close-stuck.js';
-import { ListenPressureDetector, type ListenFiguresSink } from './detect/listen-pressure.js';
-import { TimeWaitDetector } from './detect/time-wait.js';
+import { makeDetectors } from './detect/detectors.js';
+import type { MeasurementSink } from './detect/measurement.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { forgetSaidFailures } from './notify.js';
 import { ConnectionTracker } from './model/tracker.js';
@@ -14,38 +13,41 @@ import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.j
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
+import { DetectorObservers } from './poll/observers.js';
 import { Poller } from './poll/poller.js';
 import { JsonFindingLog } from './report/finding-log.js';
 import { FindingSpanReporter } from './report/finding-reporter.js';
 import { FindingFanOut } from './report/findings.js';
-import { ListenMetrics } from './report/listen-metrics.js';
+import { MeasurementMetrics } from './report/measurement-metrics.js';
 import { OtelReporter } from './report/otel-reporter.js';
 import { Providers } from './report/providers.js';
 import { recordingPolicyFor } from './report/recording-policy.js';
-import { bindTimeWaitMetrics } from './report/time-wait-metrics.js';
 import { BorrowedHandle, getActive, secondStart, setActive, type RunningInstrumentation, type Starter } from './running.js';
+import { CONTINUOUS_THRESHOLDS } from './thresholds.js';
 import type { ResolvedOptions, SocklifeHandle, SocklifeOptions } from './types.js';
 
-/** What detectors share with the running instrumentation, which stops them. */
+/** What the engine passes to the detectors: the observers they declared, and where their measurements go. */
 interface DetectorParts {
   readonly stalls: StallSource;
-  readonly listenFigures: ListenFiguresSink;
-  readonly timeWait: TimeWaitDetector;
+  readonly measurements: MeasurementSink;
 }
 
-/** The detectors a running instrumentation drives; a new detector is added here. */
+/** The detectors a running instrumentation drives (the one list is `makeDetectors`). */
 function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[] {
-  return [
-    new CloseWaitLeakDetector(options.closeWaitThresholdMs),
-    new HalfCloseStuckDetector(options.closeWaitThresholdMs),
-    parts.timeWait,
-    new ListenPressureDetector({
-      synReceivedThreshold: options.synReceivedThreshold,
-      stalls: parts.stalls,
-      figures: parts.listenFigures,
-      shared: isClusterWorker(),
-    }),
-  ];
+  return makeDetectors({
+    // The half-close is judged at the CLOSE_WAIT threshold in-process; the accept queue at the continuous share.
+    thresholds: {
+      closeWaitMs: options.closeWaitThresholdMs,
+      finWaitMs: options.closeWaitThresholdMs,
+      timeWait: options.timeWaitThreshold,
+      synReceived: options.synReceivedThreshold,
+      listenQueue: CONTINUOUS_THRESHOLDS.listenQueue,
+    },
+    // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
+    sharedListeners: isClusterWorker(),
+    stalls: parts.stalls,
+    measurements: parts.measurements,
+  });
 }
 
 /**
@@ -67,7 +69,8 @@ class Socklife implements RunningInstrumentation {
   private readonly reader: KernelReader;
   private readonly poller: Poller;
   private readonly stalls = new EventLoopStalls();
-  private readonly listenMetrics: ListenMetrics;
+  /** Runs the observers the detectors declare. */
+  private readonly observers: DetectorObservers;
   private stopped = false;
 
   constructor(
@@ -105,18 +108,18 @@ class Socklife implements RunningInstrumentation {
     this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
-    this.listenMetrics = new ListenMetrics(this.providers);
-    // In a cluster worker the listening socket is shared: every worker counts the same sockets on it.
-    const timeWait = new TimeWaitDetector({ threshold: options.timeWaitThreshold, sharedListeners: isClusterWorker() });
-    bindTimeWaitMetrics(this.providers, () => timeWait.counts(), options.redactPeerAddresses);
+    const measurements = new MeasurementMetrics(this.providers, options.redactPeerAddresses);
+    const detectors = detectorsFor(options, { stalls: this.stalls, measurements });
+    this.observers = new DetectorObservers(detectors, { 'event-loop-stalls': this.stalls });
     this.poller = new Poller({
       intervalMs: options.pollIntervalMs,
       tracker: this.tracker,
       listeners: this.listeners,
       reader: this.reader,
-      detectors: detectorsFor(options, { stalls: this.stalls, listenFigures: this.listenMetrics, timeWait }),
+      detectors,
       findings,
       afterDetection: () => {
+        this.observers.update({ model: this.tracker, listeners: this.listeners, time: now() });
         this.followGlobalMeterProvider();
         this.tracker.compactStacks();
       },
@@ -160,7 +163,7 @@ class Socklife implements RunningInstrumentation {
     this.stopped = true;
     this.poller.stop();
     this.reader.stop();
-    this.stalls.stop();
+    this.observers.stop();
     this.observer.disable();
     this.tracker.stop();
     this.listeners.clear();

@@ -1,8 +1,12 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type * as net from 'node:net';
-import type { SpanPolicy } from './report/span-policy.js';
+import type { SPAN_POLICY_VALUES } from './option-schema.js';
 
-export type { SpanPolicy };
+/**
+ * Which spans are made (`spans`). The values are the option schema's; the reporter's own
+ * `SpanPolicy` must accept each of them, which the engine's wiring checks at compile time.
+ */
+export type SpanPolicy = (typeof SPAN_POLICY_VALUES)[number];
 
 /** Where kernel socket state comes from. */
 export type SourceOption =

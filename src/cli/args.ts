@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { allowedText, isAllowed, MAX_PID, OPTION_DEFAULTS, OPTION_RULES, type FractionRule, type IntegerRule } from '../option-schema.js';
+import { SNAPSHOT_THRESHOLDS, type Thresholds } from '../thresholds.js';
 
 /** The subcommands, in the order help lists them. */
 export const COMMANDS = ['doctor', 'states', 'watch'] as const;
@@ -15,16 +17,6 @@ export class UsageError extends Error {
   }
 }
 
-interface IntegerRule {
-  readonly kind: 'integer';
-  readonly min: number;
-  readonly max: number;
-  readonly unit?: string;
-}
-/** A number greater than 0 and at most 1. */
-interface FractionRule {
-  readonly kind: 'fraction';
-}
 type ValueRule = IntegerRule | FractionRule;
 
 export interface OptionSpec {
@@ -37,47 +29,25 @@ export interface OptionSpec {
   readonly description: string;
 }
 
-/** PID_MAX_LIMIT on 64-bit Linux: /proc/sys/kernel/pid_max can be raised up to this, not further. */
-export const MAX_PID = 4_194_304;
+export { MAX_PID };
 
-/** Thresholds a healthy server stays under; each is an option of `doctor` (and `--time-wait-threshold` of `states`). */
-export interface Thresholds {
-  /** CLOSE_WAIT at least this old (tcp_info lastack) is a finding. */
-  readonly closeWaitMs: number;
-  /** FIN_WAIT_1 / FIN_WAIT_2 at least this old is a finding. */
-  readonly finWaitMs: number;
-  /** This many TIME_WAIT towards one destination, or on one listening port, is a finding. */
-  readonly timeWait: number;
-  /** An accept queue at least this fraction of its backlog is a finding. */
-  readonly listenQueue: number;
-}
+export type { Thresholds } from '../thresholds.js';
 
-/**
- * One second of CLOSE_WAIT is already far longer than any application needs to close a
- * socket its peer closed (it takes microseconds), yet skips the ones caught mid-close. A
- * peer that has not closed five seconds after our FIN was acknowledged is not closing.
- * TIME_WAIT lasts 60 s: 1000 towards one destination means over 16 new connections a second
- * to it, each closed by this side; that is a missing keep-alive before it is a shortage of ports.
- */
-export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({
-  closeWaitMs: 1000,
-  finWaitMs: 5000,
-  timeWait: 1000,
-  listenQueue: 0.9,
-});
+/** The snapshot thresholds (their reasons are in `thresholds.ts`). */
+export const DEFAULT_THRESHOLDS = SNAPSHOT_THRESHOLDS;
 
-export const DEFAULT_INTERVAL_MS = 2000;
+export const DEFAULT_INTERVAL_MS = OPTION_DEFAULTS.cli.intervalMs;
 
 const PID: OptionSpec = {
   name: 'pid',
   placeholder: 'N',
-  rule: { kind: 'integer', min: 1, max: MAX_PID },
+  rule: OPTION_RULES.pid,
   description: 'the process to examine: its sockets, found through /proc/N/fd',
 };
 const PORT: OptionSpec = {
   name: 'port',
   placeholder: 'P',
-  rule: { kind: 'integer', min: 1, max: 65535 },
+  rule: OPTION_RULES.port,
   description: 'sockets whose local or peer port is P, of any process (with --pid: only that process\u2019s)',
 };
 const JSON_FLAG: OptionSpec = { name: 'json', description: 'print JSON instead of text (watch: one JSON object per line)' };
@@ -85,8 +55,8 @@ const HELP_FLAG: OptionSpec = { name: 'help', description: 'show this help' };
 const TIME_WAIT_THRESHOLD: OptionSpec = {
   name: 'time-wait-threshold',
   placeholder: 'N',
-  rule: { kind: 'integer', min: 1, max: 10_000_000 },
-  defaultValue: DEFAULT_THRESHOLDS.timeWait,
+  rule: OPTION_RULES.timeWaitThreshold,
+  defaultValue: OPTION_DEFAULTS.cli.timeWaitThreshold,
   description: 'TIME_WAIT sockets that are too many: towards one destination or on one listening port (doctor), in all (states, watch)',
 };
 
@@ -98,23 +68,23 @@ export const COMMAND_OPTIONS: Readonly<Record<CommandName, readonly OptionSpec[]
     {
       name: 'close-wait-threshold-ms',
       placeholder: 'MS',
-      rule: { kind: 'integer', min: 0, max: 7 * 86_400_000, unit: 'milliseconds' },
-      defaultValue: DEFAULT_THRESHOLDS.closeWaitMs,
+      rule: OPTION_RULES.closeWaitThresholdMs,
+      defaultValue: OPTION_DEFAULTS.cli.closeWaitThresholdMs,
       description: 'CLOSE_WAIT at least this old is a finding (age unknown: always)',
     },
     {
       name: 'fin-wait-threshold-ms',
       placeholder: 'MS',
-      rule: { kind: 'integer', min: 0, max: 7 * 86_400_000, unit: 'milliseconds' },
-      defaultValue: DEFAULT_THRESHOLDS.finWaitMs,
+      rule: OPTION_RULES.finWaitThresholdMs,
+      defaultValue: OPTION_DEFAULTS.cli.finWaitThresholdMs,
       description: 'FIN_WAIT_1 and FIN_WAIT_2 at least this old are findings (age unknown: always)',
     },
     TIME_WAIT_THRESHOLD,
     {
       name: 'listen-queue-threshold',
       placeholder: 'F',
-      rule: { kind: 'fraction' },
-      defaultValue: DEFAULT_THRESHOLDS.listenQueue,
+      rule: OPTION_RULES.listenQueueThreshold,
+      defaultValue: OPTION_DEFAULTS.cli.listenQueueThreshold,
       description: 'an accept queue this full (a fraction of its backlog, 0 < F <= 1) is a finding',
     },
     HELP_FLAG,
@@ -128,14 +98,14 @@ export const COMMAND_OPTIONS: Readonly<Record<CommandName, readonly OptionSpec[]
     {
       name: 'interval-ms',
       placeholder: 'MS',
-      rule: { kind: 'integer', min: 100, max: 3_600_000, unit: 'milliseconds' },
-      defaultValue: DEFAULT_INTERVAL_MS,
+      rule: OPTION_RULES.intervalMs,
+      defaultValue: OPTION_DEFAULTS.cli.intervalMs,
       description: 'time between frames',
     },
     {
       name: 'count',
       placeholder: 'K',
-      rule: { kind: 'integer', min: 1, max: 1_000_000 },
+      rule: OPTION_RULES.count,
       description: 'stop after K frames (default: run until Ctrl-C)',
     },
     HELP_FLAG,
@@ -277,20 +247,18 @@ function readOptions(command: CommandName, args: readonly string[]): OptionValue
   return { flags, numbers };
 }
 
-/** What a rule allows, in the words of the error messages and the help. */
-export function allowedValues(rule: ValueRule): string {
-  switch (rule.kind) {
-    case 'integer':
-      return `an integer from ${rule.min} to ${rule.max}${rule.unit === undefined ? '' : ` (${rule.unit})`}`;
-    case 'fraction':
-      return 'a number greater than 0 and at most 1 (e.g. 0.9)';
-  }
+/**
+ * What a rule allows, in the words of the error messages and the help: an integer's unit is
+ * said only where the flag's name carries one (`-ms`); a count's flag names what it counts.
+ */
+export function allowedValues(rule: ValueRule, flag?: string): string {
+  return allowedText(rule, flag === undefined || flag.endsWith('-ms'));
 }
 
 function checkValue(command: CommandName, spec: OptionSpec, rule: ValueRule, text: string): number {
   const value = parseValue(rule, text);
   if (value === undefined) {
-    throw new UsageError(`socklife ${command}: option --${spec.name} must be ${allowedValues(rule)}; got ${JSON.stringify(text)}`, command);
+    throw new UsageError(`socklife ${command}: option --${spec.name} must be ${allowedValues(rule, spec.name)}; got ${JSON.stringify(text)}`, command);
   }
   return value;
 }
@@ -301,12 +269,12 @@ function parseValue(rule: ValueRule, text: string): number | undefined {
       // Digits only: no sign, exponent, hex or spaces, so "1e3" or " 80" is an error, not a surprise.
       if (!/^\d{1,16}$/.test(text)) return undefined;
       const n = Number(text);
-      return n >= rule.min && n <= rule.max ? n : undefined;
+      return isAllowed(rule, n) ? n : undefined;
     }
     case 'fraction': {
       if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) return undefined;
       const n = Number(text);
-      return n > 0 && n <= 1 ? n : undefined;
+      return isAllowed(rule, n) ? n : undefined;
     }
   }
 }
@@ -326,7 +294,7 @@ function describeParseError(command: CommandName, specs: readonly OptionSpec[], 
       const name = /--([a-z-]+)/.exec(quoted)?.[1] ?? '';
       const spec = specs.find((s) => s.name === name);
       if (spec?.rule !== undefined) {
-        return `socklife ${command}: option --${name} needs a value: ${allowedValues(spec.rule)} (write --${name}=VALUE for a value that starts with '-')`;
+        return `socklife ${command}: option --${name} needs a value: ${allowedValues(spec.rule, name)} (write --${name}=VALUE for a value that starts with '-')`;
       }
       if (spec !== undefined) return `socklife ${command}: option --${name} takes no value`;
       return `socklife ${command}: ${message}`;

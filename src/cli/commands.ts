@@ -1,8 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { KernelQuery } from '../observe/kernel/source.js';
+import type { KernelQuery } from '../observe/kernel/query.js';
 import { ALL_TCP_STATES } from '../tcp-states.js';
 import type { DoctorInvocation, StatesInvocation, Target, WatchInvocation } from './args.js';
-import { diagnose, type ProcessInfo } from './doctor.js';
+import { diagnose } from './diagnose.js';
+import type { ProcessInfo } from './doctor-report.js';
 import { readNamespaceFacts, readTable } from './kernel-table.js';
 import { assertStillRunning, readProcessSockets, type ProcessSockets } from './process-sockets.js';
 import { renderDoctorText, renderStatesText } from './render-text.js';

@@ -66,7 +66,7 @@ const OPTION_COLUMN = 31;
 function optionLine(spec: OptionSpec): string {
   const left = `  --${spec.name}${spec.placeholder === undefined ? '' : ` ${spec.placeholder}`}`;
   const parts = [spec.description];
-  if (spec.rule !== undefined) parts.push(allowedValues(spec.rule));
+  if (spec.rule !== undefined) parts.push(allowedValues(spec.rule, spec.name));
   if (spec.defaultValue !== undefined) parts.push(`default ${spec.defaultValue}`);
   return wrap(parts.join('; '), ' '.repeat(OPTION_COLUMN), left.padEnd(OPTION_COLUMN));
 }

@@ -1,11 +1,16 @@
 import { join } from 'node:path';
 import { readKernelCounters, type PortRange } from '../observe/kernel/kernel-counters.js';
+import { KernelSourceChain } from '../observe/kernel/source-chain.js';
 import { ProcNetSource } from '../observe/kernel/proc-source.js';
+import type { KernelQuery } from '../observe/kernel/query.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import { KernelSourceError, type KernelQuery, type KernelSource } from '../observe/kernel/source.js';
-import type { SourceInfo } from './doctor.js';
+import type { KernelSource, KernelSourceName } from '../observe/kernel/source.js';
+import { SsSource } from '../observe/kernel/ss-source.js';
+import type { SourceInfo } from './doctor-report.js';
 import { describeAccessError } from './process-sockets.js';
-import { CliSsSource } from './ss.js';
+
+/** Longest an `ss` run of the CLI may take; the table of a busy host dumps in well under a second. */
+export const SS_TIMEOUT_MS = 10_000;
 
 export interface TableReading {
   readonly rows: readonly KernelSocketRow[];
@@ -26,30 +31,37 @@ export interface ReadTableOptions {
   readonly ssSource?: KernelSource;
 }
 
+/** What each source can tell the report. */
+const SOURCE_INFO: Readonly<Record<'ss' | 'proc', Omit<SourceInfo, 'notes'>>> = {
+  ss: { table: 'ss', durations: true, backlog: true },
+  proc: { table: 'proc', durations: false, backlog: false },
+};
+
 /**
- * Reads the TCP table of a network namespace: with ss when allowed (falling back to /proc
- * if ss fails), else from `netDir`. Rejects with TargetError when /proc/N/net cannot be read.
+ * Reads the TCP table of a network namespace through the library's fallback chain and its
+ * process runner: `ss` when allowed, falling back to `netDir`'s tables at the first failure
+ * (a one-shot read has no next poll to retry at). Rejects with TargetError when /proc/N/net
+ * cannot be read.
  */
 export async function readTable(options: ReadTableOptions): Promise<TableReading> {
   const notes: string[] = [];
   if (options.whyNotSs !== undefined) notes.push(options.whyNotSs);
-  if (options.useSs) {
-    const ss = options.ssSource ?? new CliSsSource();
-    try {
-      const { rows } = await ss.read(options.query);
-      return { rows, source: { table: 'ss', durations: true, backlog: true, notes } };
-    } catch (error) {
-      const reason = error instanceof KernelSourceError ? error.message : String(error);
-      notes.push(`${reason}; read ${options.netDir}/tcp and tcp6 instead: socket ages and backlog limits unknown`);
-    }
+  const proc = new ProcNetSource(options.netDir);
+  const sources: KernelSource[] = options.useSs ? [options.ssSource ?? new SsSource('ss', SS_TIMEOUT_MS, true), proc] : [proc];
+  let lastError: unknown;
+  const reader = new KernelSourceChain(sources, {
+    maxConsecutiveFailures: 1,
+    onGiveUp: (source: KernelSourceName, reason, error) => {
+      lastError = error;
+      if (source === 'ss') notes.push(`${reason}; read ${options.netDir}/tcp and tcp6 instead: socket ages and backlog limits unknown`);
+    },
+  });
+  const reading = await reader.read(options.query);
+  if (reading === undefined || (reading.source !== 'ss' && reading.source !== 'proc')) {
+    if (options.pid === undefined) throw lastError;
+    throw describeAccessError(options.pid, join(options.netDir, 'tcp'), undefined, (lastError as { cause?: unknown } | undefined)?.cause ?? lastError);
   }
-  try {
-    const { rows } = await new ProcNetSource(options.netDir).read(options.query);
-    return { rows, source: { table: 'proc', durations: false, backlog: false, notes } };
-  } catch (error) {
-    if (options.pid === undefined) throw error;
-    throw describeAccessError(options.pid, join(options.netDir, 'tcp'), undefined, (error as { cause?: unknown }).cause ?? error);
-  }
+  return { rows: reading.rows, source: { ...SOURCE_INFO[reading.source], notes } };
 }
 
 export interface NamespaceFacts {

@@ -1,6 +1,7 @@
 import { ALL_TCP_STATES, TcpState } from '../tcp-states.js';
 import { renderStateDiagram, stateLabel } from './diagram.js';
-import { formatDuration, formatEndpoint, type DoctorReport, type Finding, type ProcessInfo, type SocketEntry, type SourceInfo } from './doctor.js';
+import type { DoctorReport, Finding, ProcessInfo, SocketEntry, SourceInfo } from './doctor-report.js';
+import { formatDuration, formatEndpoint } from './doctor-text.js';
 import type { StateCounts } from './scope.js';
 import type { StatesReport } from './states.js';
 import type { Style } from './style.js';

@@ -1,3 +1,4 @@
+import { listenerCovers } from '../observe/kernel/address.js';
 import type { Endpoint, KernelSocketRow } from '../observe/kernel/rows.js';
 import { ALL_TCP_STATES, TcpState } from '../tcp-states.js';
 
@@ -31,12 +32,7 @@ export interface ScopedTable {
   readonly destinations: ReadonlySet<string>;
 }
 
-const WILDCARDS: ReadonlySet<string> = new Set(['*', '0.0.0.0', '::']);
-
-/** True when a listener bound to `listener` accepts connections whose local side is `local`. */
-export function listenerCovers(listener: Endpoint, local: Endpoint): boolean {
-  return listener.port === local.port && (WILDCARDS.has(listener.address) || listener.address === local.address);
-}
+export { listenerCovers };
 
 export function endpointKey(e: Endpoint): string {
   return `${e.address} ${e.port}`;

@@ -1,6 +1,6 @@
 import type { TcpState } from '../tcp-states.js';
 import { highlightsFor } from './diagram.js';
-import type { KernelCountersJson, ProcessInfo } from './doctor.js';
+import type { KernelCountersJson, ProcessInfo } from './doctor-report.js';
 import { countAttributed, countStates, type ScopedTable, type StateCounts } from './scope.js';
 
 export interface StatesReport {

@@ -1,32 +1,13 @@
 import type { Connection } from '../model/connection.js';
 import type { ConnectionModel } from '../model/tracker.js';
-import type { KernelNeed } from '../poll/kernel-need.js';
+import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Detector, PollContext } from './detector.js';
+import { agedSocket, pastThreshold, unreadDataBytes } from './kernel-rules.js';
+import type { KernelSnapshot, SnapshotCloseWait } from './snapshot.js';
+import type { CloseWaitCause, CloseWaitLeak } from './close-wait-finding.js';
 
-/** Why a socket is stuck in CLOSE_WAIT. */
-export type CloseWaitCause =
-  /** `'end'` was emitted (the peer's FIN was read) and the application never called `end()`. */
-  | 'end_not_called'
-  /** The kernel holds the peer's FIN but the stream was never read to it: no `'end'` ever came. */
-  | 'not_read_to_eof';
-
-/** A connection that has stayed in CLOSE_WAIT past the threshold. */
-export interface CloseWaitLeak {
-  readonly type: 'close_wait_leak';
-  readonly connection: Connection;
-  readonly cause: CloseWaitCause;
-  /** Epoch ms when the connection entered CLOSE_WAIT (the `'end'` event, or the first poll that saw it). */
-  readonly since: number;
-  readonly durationMs: number;
-  /** Bytes the kernel holds unread (Recv-Q), when a kernel source saw the socket. */
-  readonly unreadKernelBytes: number | undefined;
-  /** Bytes in Node's readable buffer, not yet consumed by the application. */
-  readonly unreadNodeBytes: number;
-  /** The stream's read mode when the leak was found: never read, paused, or flowing. */
-  readonly readMode: 'not_started' | 'paused' | 'flowing';
-  readonly detectedAt: number;
-}
+export type { CloseWaitCause, CloseWaitLeak } from './close-wait-finding.js';
 
 const CLOSE_WAIT: readonly TcpState[] = [TcpState.CloseWait];
 
@@ -56,12 +37,29 @@ export class CloseWaitLeakDetector implements Detector {
     return this.scan(context.model, context.time);
   }
 
+  /**
+   * Every CLOSE_WAIT socket at least the threshold old (tcp_info lastack), or of unknown age.
+   * Without Node's events the cause is read from Recv-Q: empty, the application read the FIN
+   * (its `'end'`) and did not close; not empty, the FIN sits unread behind the data.
+   */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotCloseWait[] {
+    const found: SnapshotCloseWait[] = [];
+    for (const { row } of snapshot.rows) {
+      if (row.state !== TcpState.CloseWait) continue;
+      const socket = agedSocket(row, snapshot.agesKnown);
+      if (!pastThreshold(socket.ageMs, this.thresholdMs)) continue;
+      found.push({ type: 'close_wait_leak', socket, cause: row.recvQ > 0 ? 'not_read_to_eof' : 'end_not_called', thresholdMs: this.thresholdMs });
+    }
+    return found;
+  }
+
   private scan(model: ConnectionModel, time: number): CloseWaitLeak[] {
     const leaks: CloseWaitLeak[] = [];
     for (const c of model.connectionsIn(TcpState.CloseWait)) {
       const leak = this.check(c, time);
       if (leak === undefined) continue;
-      model.ensureEndpoints(c);
+      // Named by its endpoints in the report: asked for now, while the socket can still say them.
+      model.endpointsOf(c);
       this.reported.add(c);
       leaks.push(leak);
     }
@@ -94,18 +92,10 @@ export class CloseWaitLeakDetector implements Detector {
       cause,
       since,
       durationMs,
-      unreadKernelBytes: kernelFresh ? unreadDataBytes(c.kernel?.row.recvQ ?? 0) : undefined,
+      unreadKernelBytes: kernelFresh ? unreadDataBytes({ state: TcpState.CloseWait, recvQ: c.kernel?.row.recvQ ?? 0 }) : undefined,
       unreadNodeBytes: socket.readableLength,
       readMode: socket.readableFlowing === true ? 'flowing' : socket.isPaused() ? 'paused' : 'not_started',
       detectedAt: time,
     };
   }
-}
-
-/**
- * Recv-Q is rcv_nxt − copied_seq, and the peer's FIN takes one sequence number: while it is
- * unread (any Recv-Q at all in CLOSE_WAIT), one of the counted "bytes" is the FIN.
- */
-function unreadDataBytes(recvQ: number): number {
-  return recvQ > 0 ? recvQ - 1 : 0;
 }

@@ -130,6 +130,5 @@ function destinationOf(c: Connection, model: ConnectionModel): Destination | und
   if (host !== undefined && isIP(host) !== 0) return { address: normalizeAddress(host), port };
   // A host name tried on several addresses, with no single lookup answer: ask the socket.
   if (c.connectedAt === undefined) return undefined;
-  model.ensureEndpoints(c);
-  return c.peer;
+  return model.endpointsOf(c)?.peer;
 }

@@ -1,11 +1,12 @@
-import type { CloseWaitLeak } from './close-wait-leak.js';
-import type { HalfCloseStuck } from './half-close-stuck.js';
-import type { ListenPressure } from './listen-pressure.js';
-import type { TimeWaitAccumulation } from './time-wait.js';
+import type { CloseWaitLeak } from './close-wait-finding.js';
+import type { HalfCloseStuck } from './half-close-finding.js';
+import type { ListenPressure } from './listen-pressure-finding.js';
+import type { TimeWaitAccumulation } from './time-wait-finding.js';
 
 /**
  * Everything a detector can report, told apart by `type`. Each goes through the one findings
- * path (`FindingSink`): spans, metrics and the JSON log all read the same object.
+ * path (`FindingSink`): spans, metrics and the JSON log all read the same object. The finding
+ * types live in their own modules, below the detectors that make them.
  */
 export type Finding = CloseWaitLeak | TimeWaitAccumulation | ListenPressure | HalfCloseStuck;
 

@@ -1,33 +1,14 @@
 import type { Connection } from '../model/connection.js';
 import { awaitingPeerFin } from '../model/inference.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import type { PortPair } from '../observe/kernel/source.js';
-import type { KernelNeed } from '../poll/kernel-need.js';
+import type { KernelNeed, PortPair } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Detector, PollContext } from './detector.js';
+import { agedSocket, pastThreshold } from './kernel-rules.js';
+import type { KernelSnapshot, SnapshotHalfClose } from './snapshot.js';
+import type { FinWaitState, HalfCloseStuck, HalfCloseStuckCause } from './half-close-finding.js';
 
-/** Why our half-close has not finished. */
-export type HalfCloseStuckCause =
-  /** FIN_WAIT_2: the peer acknowledged our FIN but its application never closed (its CLOSE_WAIT leak, seen from here). */
-  | 'peer_not_closing'
-  /** FIN_WAIT_1: our FIN is not acknowledged (a zero window holds it behind data, or the peer is gone). */
-  | 'fin_not_acknowledged';
-
-/** The two states of an active closer waiting for the peer. */
-export type FinWaitState = typeof TcpState.FinWait1 | typeof TcpState.FinWait2;
-
-/** An open connection whose FIN went out and whose peer has not closed, past the threshold. */
-export interface HalfCloseStuck {
-  readonly type: 'half_close_stuck';
-  readonly connection: Connection;
-  readonly cause: HalfCloseStuckCause;
-  /** The state the latest poll saw the socket in. */
-  readonly state: FinWaitState;
-  /** Epoch ms when our FIN went out (`'finish'`, or the first kernel FIN_WAIT sighting if earlier). */
-  readonly since: number;
-  readonly durationMs: number;
-  readonly detectedAt: number;
-}
+export type { FinWaitState, HalfCloseStuck, HalfCloseStuckCause } from './half-close-finding.js';
 
 const CAUSES: Readonly<Record<FinWaitState, HalfCloseStuckCause>> = {
   [TcpState.FinWait1]: 'fin_not_acknowledged',
@@ -76,7 +57,7 @@ export class HalfCloseStuckDetector implements Detector {
         if ((state === TcpState.Established && c.localFinAt === undefined) || !this.isCandidate(c)) continue;
         if (c.local === undefined && lookups < MAX_ENDPOINT_LOOKUPS) {
           lookups += 1;
-          model.ensureEndpoints(c);
+          model.endpointsOf(c);
         }
         candidates.push(c);
       }
@@ -107,6 +88,18 @@ export class HalfCloseStuckDetector implements Detector {
       if (stuck === undefined) continue;
       this.reported.add(c);
       found.push(stuck);
+    }
+    return found;
+  }
+
+  /** Every FIN_WAIT_1 and FIN_WAIT_2 socket at least the threshold old (tcp_info lastack), or of unknown age. */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotHalfClose[] {
+    const found: SnapshotHalfClose[] = [];
+    for (const { row } of snapshot.rows) {
+      if (row.state !== TcpState.FinWait1 && row.state !== TcpState.FinWait2) continue;
+      const socket = agedSocket(row, snapshot.agesKnown);
+      if (!pastThreshold(socket.ageMs, this.thresholdMs)) continue;
+      found.push({ type: 'half_close_stuck', socket, state: row.state, cause: CAUSES[row.state], thresholdMs: this.thresholdMs });
     }
     return found;
   }

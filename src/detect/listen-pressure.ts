@@ -1,85 +1,19 @@
-import type { ListeningSocket } from '../model/listening-sockets.js';
 import type { StallSource } from '../observe/event-loop-stalls.js';
 import type { KernelCounters } from '../observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import type { KernelNeed } from '../poll/kernel-need.js';
+import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
+import { CONTINUOUS_THRESHOLDS, REPORT_INTERVAL_MS } from '../thresholds.js';
+import { CounterDelta } from './counter-delta.js';
+import { acceptQueueNearsBacklog } from './kernel-rules.js';
+import { distinct, figuresOf } from './listener-figures.js';
+import { FindingRateLimiter } from './rate-limiter.js';
+import type { KernelSnapshot, SnapshotListenPressure } from './snapshot.js';
 import type { Detector, PollContext } from './detector.js';
+import type { ListenerFigures, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
+import type { MeasurementSink } from './measurement.js';
 
-/**
- * Why a listener is under pressure:
- * - `syn_received`: handshakes waiting for the client's final ACK reached the threshold;
- * - `accept_queue`: connections waiting for `accept()` near the backlog (`acceptQueueNearsBacklog`);
- * - `overflow`: the namespace's `ListenOverflows` rose: a SYN or a final ACK was dropped
- *   because an accept queue was full;
- * - `drop`: `ListenDrops` rose by more than `ListenOverflows`: other drops on a listener
- *   (a full SYN queue without SYN cookies, no memory).
- */
-export type ListenPressureReason = 'syn_received' | 'accept_queue' | 'overflow' | 'drop';
-
-/** What the kernel showed for one listening socket of this process at one poll. */
-export interface ListenerFigures {
-  /** The address it is bound to, as `listen()` made it (`::` or `0.0.0.0` for every address). */
-  readonly address: string;
-  readonly port: number;
-  /** Its SYN_RECEIVED request sockets; undefined when no kernel rows were read for it. */
-  readonly synReceived: number | undefined;
-  /** Connections completed and waiting for `accept()` (Recv-Q of its LISTEN row). */
-  readonly acceptQueue: number | undefined;
-  /**
-   * The accept-queue limit, min(backlog, `net.core.somaxconn`) (Send-Q of its LISTEN row);
-   * undefined where the source does not print it (`/proc/net/tcp` and `netstat` print 0).
-   */
-  readonly backlog: number | undefined;
-}
-
-/** A listening socket under pressure, or a listen overflow of the namespace. */
-export interface ListenPressure {
-  readonly type: 'listen_pressure';
-  /**
-   * The listener; undefined for an overflow or a drop while this process has several
-   * listeners: the kernel counts them for the whole network namespace, not per socket.
-   */
-  readonly listener: ListenerFigures | undefined;
-  /** Every port this process listens on. */
-  readonly ports: readonly number[];
-  readonly reasons: readonly ListenPressureReason[];
-  readonly synReceivedThreshold: number;
-  /**
-   * Rise of the namespace's `ListenOverflows` since the last report that carried it (the
-   * previous poll, unless the rate limit held reports back); undefined when this finding does
-   * not carry the counters (several listeners) or they could not be read yet.
-   */
-  readonly overflows: number | undefined;
-  /** Rise of `ListenDrops`, likewise (it includes the overflows). */
-  readonly drops: number | undefined;
-  /**
-   * The longest event-loop stall measured at this poll or the one before (or while the report
-   * was held back), in ms. A stall can end before a poll reads the counters it raised, or while
-   * a read is out, so that the counters show it one poll later: looking back one poll covers both.
-   */
-  readonly stallMs: number | undefined;
-  /** True in a `cluster` worker: other workers share the listener and see the same figures. */
-  readonly shared: boolean;
-  /** Epoch ms: the first poll that saw the pressure, or the counters read before the overflow. */
-  readonly since: number;
-  readonly detectedAt: number;
-}
-
-/** What one poll knows about this process's listeners, for the metrics. */
-export interface ListenPoll {
-  /** The last figures read for each listener (this poll's, when it read the rows); none for a listener never read. */
-  readonly listeners: readonly ListenerFigures[];
-  /** Rise of `ListenOverflows` since the previous poll; undefined at the first read (the baseline) or when unreadable. */
-  readonly overflows: number | undefined;
-  readonly drops: number | undefined;
-  readonly shared: boolean;
-}
-
-/** Where each poll's figures go (the metrics), whether or not anything is reported. */
-export interface ListenFiguresSink {
-  observe(poll: ListenPoll): void;
-}
+export type { ListenerFigures, ListenFiguresSink, ListenPoll, ListenPressure, ListenPressureReason } from './listen-pressure-finding.js';
 
 export interface ListenPressureOptions {
   /** SYN_RECEIVED sockets on one listener at which it is reported. */
@@ -89,57 +23,23 @@ export interface ListenPressureOptions {
    * for each reason the reports of that interval did not name yet. Default 60 000.
    */
   readonly reportIntervalMs?: number;
-  /** Measures event-loop stalls; started while the process listens. */
-  readonly stalls?: StallSource;
-  readonly figures?: ListenFiguresSink;
+  /** Event-loop stalls, read at each poll; the engine runs the observer while this detector is `observing` (the process listens). */
+  readonly stalls?: Pick<StallSource, 'takeLongestMs'>;
+  /** Where each poll's figures go (the metrics), whether or not anything is reported. */
+  readonly measurements?: MeasurementSink;
   /** This process is a `cluster` worker. */
   readonly shared: boolean;
+  /** The share of its backlog at which an accept queue nears it. Default the continuous `listenQueue` threshold. */
+  readonly acceptQueueShare?: number;
 }
 
-export const DEFAULT_REPORT_INTERVAL_MS = 60_000;
+export const DEFAULT_REPORT_INTERVAL_MS = REPORT_INTERVAL_MS;
 
-/**
- * "Nears the backlog": at least 90% of it, or within one of it, whichever comes first, and
- * never below one waiting connection. The kernel refuses the next connection once the queue
- * holds more than the backlog, so a queue this full is one burst away from overflowing.
- */
-export function acceptQueueNearsBacklog(acceptQueue: number | undefined, backlog: number | undefined): boolean {
-  if (acceptQueue === undefined || backlog === undefined || backlog <= 0) return false;
-  return acceptQueue >= Math.max(1, Math.min(Math.ceil(0.9 * backlog), backlog - 1));
-}
+export { acceptQueueNearsBacklog };
 
 const LISTEN_STATES: readonly TcpState[] = [TcpState.Listen, TcpState.SynReceived];
-const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '*']);
 /** The rate-limit key of reports that name no listener. */
 const NAMESPACE = '*';
-
-/** A cumulative kernel counter: its rise between two reads. */
-class CounterDelta {
-  private last: number | undefined;
-
-  /** True once a value was read: from then on a rise is known (0 included). */
-  get baselined(): boolean {
-    return this.last !== undefined;
-  }
-
-  /** True when `value` is above the last one taken (without taking it). */
-  rises(value: number | undefined): boolean {
-    return value !== undefined && this.last !== undefined && value > this.last;
-  }
-
-  /** The rise since the previous readable value; undefined at the first (the baseline) and when unreadable. */
-  take(value: number | undefined): number | undefined {
-    if (value === undefined) return undefined;
-    const last = this.last;
-    this.last = value;
-    // A counter never falls in a living namespace: a lower value starts a new baseline.
-    return last === undefined || value < last ? undefined : value - last;
-  }
-
-  reset(): void {
-    this.last = undefined;
-  }
-}
 
 /** Counter rises (and the stall that came with them) not reported yet. */
 interface Pending {
@@ -147,16 +47,6 @@ interface Pending {
   drops: number;
   readonly since: number;
   stallMs: number | undefined;
-}
-
-/** One rate-limited subject: a listener, or the namespace. */
-interface Episode {
-  /** The first poll of the current run of polls that saw pressure. */
-  since: number | undefined;
-  /** When the current rate-limit interval began (its first report). */
-  intervalStart: number | undefined;
-  /** The reasons reported in the current interval (at most four). */
-  readonly reported: Set<ListenPressureReason>;
 }
 
 /**
@@ -175,6 +65,7 @@ interface Episode {
  */
 export class ListenPressureDetector implements Detector {
   readonly name = 'listen_pressure';
+  readonly needs = ['event-loop-stalls'] as const;
   private readonly overflows = new CounterDelta();
   private readonly drops = new CounterDelta();
   private readonly synRetrans = new CounterDelta();
@@ -186,28 +77,53 @@ export class ListenPressureDetector implements Detector {
   /** When the counters were last read: an overflow seen now happened after it. */
   private countersReadAt: number | undefined;
   private pending: Pending | undefined;
-  /** Bounded: one per listener of the last poll, and the namespace. */
-  private readonly episodes = new Map<string, Episode>();
+  /** One subject per listener of the last poll, and the namespace. */
+  private readonly limiter: FindingRateLimiter;
   /** The ports the last `need` asked rows for: a listener that came after has no rows yet. */
   private askedPorts: ReadonlySet<number> = new Set();
-  private readonly reportIntervalMs: number;
   /** When this poll read the counters (just after `wantsCounters`). */
   private readAt: number | undefined;
   /** The stall measured at the previous poll. */
   private previousStall: number | undefined;
 
+  private readonly acceptQueueShare: number;
+
   constructor(private readonly options: ListenPressureOptions) {
-    this.reportIntervalMs = options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
+    this.limiter = new FindingRateLimiter(options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS);
+    this.acceptQueueShare = options.acceptQueueShare ?? CONTINUOUS_THRESHOLDS.listenQueue;
+  }
+
+  /**
+   * Kernel-only mode: the listeners whose accept queue nears the backlog. One look judges the
+   * accept queue only: the overflow and drop counters count since the namespace was made, so
+   * a rise needs two reads, and SYN_RECEIVED has no snapshot threshold.
+   */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotListenPressure[] {
+    const found: SnapshotListenPressure[] = [];
+    if (!snapshot.backlogKnown) return found;
+    for (const { row } of snapshot.rows) {
+      if (row.state !== TcpState.Listen || !acceptQueueNearsBacklog(row.recvQ, row.sendQ, this.acceptQueueShare)) continue;
+      found.push({
+        type: 'listen_pressure',
+        listener: row,
+        reasons: ['accept_queue'],
+        acceptQueue: row.recvQ,
+        backlog: row.sendQ,
+        share: this.acceptQueueShare,
+      });
+    }
+    return found;
+  }
+
+  /** Stalls are measured while the process listens. */
+  observing(context: Omit<PollContext, 'counters'>): boolean {
+    return context.listeners.all().length > 0;
   }
 
   wantsCounters(context: Omit<PollContext, 'counters'>): boolean {
     const listening = context.listeners.all().length > 0;
-    if (listening) {
-      this.options.stalls?.start();
-      this.readAt = context.time;
-    } else {
-      this.forget();
-    }
+    if (listening) this.readAt = context.time;
+    else this.forget();
     return listening;
   }
 
@@ -247,7 +163,7 @@ export class ListenPressureDetector implements Detector {
     const stallMs = longest(measured, this.previousStall);
     this.previousStall = measured;
     const figures = figuresOf(listeners, rows, this.askedPorts);
-    this.options.figures?.observe({ listeners: this.remember(figures), overflows, drops, shared: this.options.shared });
+    this.options.measurements?.record({ kind: 'listen', poll: { listeners: this.remember(figures), overflows, drops, shared: this.options.shared } });
 
     if ((overflows ?? 0) > 0 || (drops ?? 0) > 0) {
       this.pending ??= { overflows: 0, drops: 0, since: this.countersReadAt ?? readAt, stallMs: undefined };
@@ -266,7 +182,7 @@ export class ListenPressureDetector implements Detector {
       seen.add(key);
       const reasons: ListenPressureReason[] = [];
       if (f.synReceived !== undefined && f.synReceived >= this.options.synReceivedThreshold) reasons.push('syn_received');
-      if (acceptQueueNearsBacklog(f.acceptQueue, f.backlog)) reasons.push('accept_queue');
+      if (acceptQueueNearsBacklog(f.acceptQueue, f.backlog, this.acceptQueueShare)) reasons.push('accept_queue');
       if (pinned) reasons.push(...this.counterReasons());
       const finding = this.episode(key, reasons, time, (since) => {
         const carried = pinned ? this.takePending() : undefined;
@@ -286,7 +202,7 @@ export class ListenPressureDetector implements Detector {
       });
       if (finding !== undefined) findings.push(finding);
     }
-    for (const key of this.episodes.keys()) if (!seen.has(key)) this.episodes.delete(key);
+    for (const key of [...this.limiter.keys()]) if (!seen.has(key)) this.limiter.forget(key);
     return findings;
   }
 
@@ -309,7 +225,6 @@ export class ListenPressureDetector implements Detector {
 
   /** Forgets everything: when nothing listens the counters are not read, so their next read is a new baseline. */
   private forget(): void {
-    this.options.stalls?.stop();
     this.overflows.reset();
     this.drops.reset();
     this.synRetrans.reset();
@@ -320,7 +235,7 @@ export class ListenPressureDetector implements Detector {
     this.pending = undefined;
     this.previousStall = undefined;
     this.readAt = undefined;
-    this.episodes.clear();
+    this.limiter.clear();
   }
 
   private counterReasons(): ListenPressureReason[] {
@@ -373,91 +288,15 @@ export class ListenPressureDetector implements Detector {
    * accept queue that now overflows); without, its run of pressure ends.
    */
   private episode(key: string, reasons: readonly ListenPressureReason[], time: number, make: (since: number) => ListenPressure): ListenPressure | undefined {
-    let episode = this.episodes.get(key);
     if (reasons.length === 0) {
-      if (episode !== undefined) episode.since = undefined;
+      this.limiter.release(key);
       return undefined;
     }
-    if (episode === undefined) {
-      episode = { since: undefined, intervalStart: undefined, reported: new Set() };
-      this.episodes.set(key, episode);
-    }
-    episode.since ??= time;
-    if (episode.intervalStart === undefined || time - episode.intervalStart >= this.reportIntervalMs) {
-      episode.intervalStart = time;
-      episode.reported.clear();
-    } else if (reasons.every((r) => episode.reported.has(r))) {
-      return undefined;
-    }
-    for (const r of reasons) episode.reported.add(r);
-    return make(episode.since);
+    const since = this.limiter.hold(key, time, reasons);
+    return since === undefined ? undefined : make(since);
   }
 }
 
 function longest(a: number | undefined, b: number | undefined): number | undefined {
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
-}
-
-/** One entry per address and port: two servers can share a listener (a cluster worker's). */
-function distinct(listeners: readonly ListeningSocket[]): ListeningSocket[] {
-  const byKey = new Map<string, ListeningSocket>();
-  for (const l of listeners) {
-    const key = `${l.address} ${l.port}`;
-    if (!byKey.has(key)) byKey.set(key, l);
-  }
-  return [...byKey.values()];
-}
-
-/** `ss` prints a dual-stack wildcard as `*`; Node and `/proc` say `::`. */
-function listenAddress(address: string): string {
-  return address === '*' ? '::' : address;
-}
-
-interface Tally {
-  synReceived: number;
-  listenRow: KernelSocketRow | undefined;
-}
-
-/**
- * Each listener's figures from the rows, in one pass over them. A SYN_RECEIVED row belongs
- * to a listener on its port bound to its address or to every address. When several LISTEN
- * rows match one listener (an SO_REUSEPORT group), the fullest queue is the one that tells.
- */
-function figuresOf(listeners: readonly ListeningSocket[], rows: readonly KernelSocketRow[] | undefined, askedPorts: ReadonlySet<number>): ListenerFigures[] {
-  const tallies = new Map<ListeningSocket, Tally>();
-  const byPort = new Map<number, ListeningSocket[]>();
-  for (const l of listeners) {
-    if (rows === undefined || !askedPorts.has(l.port)) continue;
-    tallies.set(l, { synReceived: 0, listenRow: undefined });
-    const same = byPort.get(l.port);
-    if (same === undefined) byPort.set(l.port, [l]);
-    else same.push(l);
-  }
-  for (const row of rows ?? []) {
-    const candidates = byPort.get(row.local.port);
-    if (candidates === undefined) continue;
-    for (const l of candidates) {
-      const tally = tallies.get(l) as Tally;
-      if (row.state === TcpState.SynReceived) {
-        if (WILDCARDS.has(l.address) || row.local.address === l.address) tally.synReceived++;
-      } else if (row.state === TcpState.Listen && listenAddress(row.local.address) === l.address) {
-        if (tally.listenRow === undefined || fill(row) > fill(tally.listenRow)) tally.listenRow = row;
-      }
-    }
-  }
-  return listeners.map((l) => {
-    const tally = tallies.get(l);
-    const row = tally?.listenRow;
-    return {
-      address: l.address,
-      port: l.port,
-      synReceived: tally?.synReceived,
-      acceptQueue: row?.recvQ,
-      backlog: row !== undefined && row.sendQ > 0 ? row.sendQ : undefined,
-    };
-  });
-}
-
-function fill(row: KernelSocketRow): number {
-  return row.sendQ > 0 ? row.recvQ / row.sendQ : row.recvQ;
 }

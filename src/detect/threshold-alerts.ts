@@ -1,42 +1,30 @@
+import { REPORT_INTERVAL_MS } from '../thresholds.js';
+import { FindingRateLimiter, MAX_SUBJECTS } from './rate-limiter.js';
+
 /** How often one key is reported at most while it stays at or above its threshold. */
-export const DEFAULT_REPEAT_MS = 60_000;
+export const DEFAULT_REPEAT_MS = REPORT_INTERVAL_MS;
 
 /** Keys remembered at once; beyond, the one remembered longest is dropped (and may report again early). */
-export const MAX_ALERT_KEYS = 256;
-
-/** What is remembered of one key. */
-interface AlertState {
-  /** Epoch ms of the poll at which the count last went to or above the threshold. */
-  since: number;
-  /** Epoch ms of the last report. */
-  reportedAt: number | undefined;
-  /** True while the last poll that counted it found it at or above the threshold. */
-  above: boolean;
-  /** The poll (`endPoll` calls so far) that last counted it. */
-  poll: number;
-}
+export const MAX_ALERT_KEYS = MAX_SUBJECTS;
 
 /**
- * When a counted figure (TIME_WAIT sockets on a port, ...) is worth reporting: when it
- * reaches the threshold, then at most once per `repeatMs` while it stays there. A key that
- * drops below and climbs back within `repeatMs` of its last report waits out the interval, so
- * a count hovering at the threshold cannot report on every poll.
- *
- * Memory: only keys at or above the threshold, or reported less than `repeatMs` ago; at most
- * `maxKeys` of them.
+ * When a counted figure (TIME_WAIT sockets on a port, ...) is worth reporting: the condition
+ * "at or above the threshold", rate-limited by the one findings rate limiter (reported when
+ * it is reached, then at most once per `repeatMs` while it stays there).
  */
 export class ThresholdAlerts {
-  private readonly states = new Map<string, AlertState>();
-  private polls = 0;
+  private readonly limiter: FindingRateLimiter;
 
   constructor(
     private readonly threshold: number,
-    private readonly repeatMs: number = DEFAULT_REPEAT_MS,
-    private readonly maxKeys: number = MAX_ALERT_KEYS,
-  ) {}
+    repeatMs: number = DEFAULT_REPEAT_MS,
+    maxKeys: number = MAX_ALERT_KEYS,
+  ) {
+    this.limiter = new FindingRateLimiter(repeatMs, maxKeys);
+  }
 
   get size(): number {
-    return this.states.size;
+    return this.limiter.size;
   }
 
   /**
@@ -44,26 +32,9 @@ export class ThresholdAlerts {
    * began (epoch ms) when it is to be reported now; undefined when not.
    */
   observe(key: string, count: number, time: number): number | undefined {
-    let state = this.states.get(key);
-    if (count < this.threshold) {
-      if (state !== undefined) {
-        state.above = false;
-        state.poll = this.polls;
-      }
-      return undefined;
-    }
-    if (state === undefined) {
-      if (this.states.size >= this.maxKeys) this.dropOldest();
-      state = { since: time, reportedAt: undefined, above: true, poll: this.polls };
-      this.states.set(key, state);
-    } else if (!state.above) {
-      state.since = time;
-      state.above = true;
-    }
-    state.poll = this.polls;
-    if (state.reportedAt !== undefined && time - state.reportedAt < this.repeatMs) return undefined;
-    state.reportedAt = time;
-    return state.since;
+    if (count >= this.threshold) return this.limiter.hold(key, time);
+    this.limiter.release(key);
+    return undefined;
   }
 
   /**
@@ -71,19 +42,10 @@ export class ThresholdAlerts {
    * key below it is forgotten once its last report is `repeatMs` old.
    */
   endPoll(time: number): void {
-    for (const [key, state] of this.states) {
-      if (state.poll !== this.polls) state.above = false;
-      if (!state.above && (state.reportedAt === undefined || time - state.reportedAt >= this.repeatMs)) this.states.delete(key);
-    }
-    this.polls++;
+    this.limiter.endRound(time);
   }
 
   clear(): void {
-    this.states.clear();
-  }
-
-  private dropOldest(): void {
-    const first = this.states.keys().next();
-    if (first.done !== true) this.states.delete(first.value);
+    this.limiter.clear();
   }
 }

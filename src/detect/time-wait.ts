@@ -1,61 +1,18 @@
 import type { ListeningSockets } from '../model/listening-sockets.js';
+import { listenerCovers } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import type { KernelNeed } from '../poll/kernel-need.js';
+import type { KernelNeed } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import { RecentDestinations, type Destination, type DestinationEntry } from './destinations.js';
 import type { Detector, PollContext } from './detector.js';
+import type { PeerCount, TimeWaitAccumulation, TimeWaitCount } from './time-wait-finding.js';
+
+export type { ClientTimeWait, PeerCount, ServerTimeWait, TimeWaitAccumulation, TimeWaitCount } from './time-wait-finding.js';
 import { keepSample, rangeSize, secondsToExhaustion, utilization, type PortUseSample } from './port-exhaustion.js';
+import type { MeasurementSink } from './measurement.js';
+import type { KernelSnapshot, SnapshotTimeWait } from './snapshot.js';
 import { DEFAULT_REPEAT_MS, ThresholdAlerts } from './threshold-alerts.js';
-
-/** A peer address and how many TIME_WAIT sockets towards it sit on a listening port. */
-export interface PeerCount {
-  readonly address: string;
-  readonly count: number;
-}
-
-interface TimeWaitCommon {
-  readonly type: 'time_wait_accumulation';
-  /** TIME_WAIT sockets counted on the port or towards the destination. */
-  readonly count: number;
-  readonly threshold: number;
-  /** Epoch ms of the poll at which the count reached the threshold (this stretch above it). */
-  readonly since: number;
-  readonly detectedAt: number;
-  /** TIME_WAIT sockets in the whole network namespace (`/proc/net/sockstat` `tw`). */
-  readonly hostCount: number;
-  /** Ports in the ephemeral range (`ip_local_port_range`: high − low + 1), when readable. */
-  readonly ephemeralPortRange: number | undefined;
-}
-
-/** TIME_WAIT on a port this process listens on: it closed those connections first. */
-export interface ServerTimeWait extends TimeWaitCommon {
-  readonly side: 'server';
-  readonly port: number;
-  /** The peers holding the most of them, most first (at most `MAX_TOP_PEERS`). */
-  readonly topPeers: readonly PeerCount[];
-  /** True in a cluster worker: the workers share the listening socket and count the same sockets. */
-  readonly sharedListener: boolean;
-}
-
-/** TIME_WAIT towards a destination this process connects to: it closed those connections first. */
-export interface ClientTimeWait extends TimeWaitCommon {
-  readonly side: 'client';
-  readonly destination: Destination;
-  /** This process's open connections towards the destination. */
-  readonly openConnections: number;
-  /** (TIME_WAIT + open connections) / range, 0..1, when the range is known. */
-  readonly utilization: number | undefined;
-  /** Seconds left before the range is used up at the rate the use grew over the last few polls (`keepSample`); only while it grows. */
-  readonly secondsToExhaustion: number | undefined;
-}
-
-/** Sockets piling up in TIME_WAIT on one side of this process's connections. */
-export type TimeWaitAccumulation = ServerTimeWait | ClientTimeWait;
-
-/** One poll's count for one port or destination, for the metrics. */
-export type TimeWaitCount =
-  | { readonly side: 'server'; readonly port: number; readonly count: number; readonly sharedListener: boolean }
-  | { readonly side: 'client'; readonly destination: Destination; readonly count: number; readonly utilization: number | undefined };
+import { byDestination, byListeningPort, splitTimeWait } from './time-wait-rules.js';
 
 export interface TimeWaitDetectorOptions {
   /** TIME_WAIT sockets on one port, or towards one destination, at which it is reported. */
@@ -64,19 +21,17 @@ export interface TimeWaitDetectorOptions {
   readonly repeatIntervalMs?: number;
   /** True in a cluster worker, whose listening sockets the workers share. */
   readonly sharedListeners?: boolean;
+  /** Where the counts go (the metrics) each time they change. */
+  readonly measurements?: MeasurementSink;
 }
 
 /** Peers named on a server-side report. */
 export const MAX_TOP_PEERS = 5;
 
 const TIME_WAIT: readonly TcpState[] = [TcpState.TimeWait];
-const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '*']);
 
-/** Which local addresses of a listening port are this process's: any, or those it is bound to. */
-interface ListeningPort {
-  anyAddress: boolean;
-  readonly addresses: Set<string>;
-}
+/** This process's listeners on one port (their addresses: a wildcard covers every address). */
+type ListeningPort = readonly { readonly address: string; readonly port: number }[];
 
 /** What a poll's need asked for, kept until its rows come back. */
 interface Asked {
@@ -107,10 +62,12 @@ export class TimeWaitDetector implements Detector {
   /** Each counted destination's port use at the last polls that counted it, oldest first (for the growth rate). */
   private samples = new Map<string, PortUseSample[]>();
   private lastCounts: readonly TimeWaitCount[] = [];
+  private readonly measurements: MeasurementSink | undefined;
 
   constructor(options: TimeWaitDetectorOptions) {
     this.threshold = options.threshold;
     this.sharedListeners = options.sharedListeners ?? false;
+    this.measurements = options.measurements;
     this.alerts = new ThresholdAlerts(options.threshold, options.repeatIntervalMs ?? DEFAULT_REPEAT_MS);
   }
 
@@ -170,13 +127,37 @@ export class TimeWaitDetector implements Detector {
     return [];
   }
 
+  /**
+   * TIME_WAIT at the threshold towards one destination (client side, with the share of the
+   * ephemeral range its local ports take) or on one listening port (server side), most first.
+   */
+  fromSnapshot(snapshot: KernelSnapshot): SnapshotTimeWait[] {
+    const { client, server } = splitTimeWait(snapshot.rows);
+    const found: SnapshotTimeWait[] = [];
+    for (const g of byDestination(client, snapshot.portRange)) {
+      if (g.count < this.threshold) continue;
+      found.push({ type: 'time_wait_accumulation', side: 'client', ...g, threshold: this.threshold });
+    }
+    for (const g of byListeningPort(server)) {
+      if (g.count < this.threshold) continue;
+      found.push({ type: 'time_wait_accumulation', side: 'server', ...g, threshold: this.threshold });
+    }
+    return found;
+  }
+
+  private setCounts(counts: readonly TimeWaitCount[]): void {
+    this.lastCounts = counts;
+    this.measurements?.record({ kind: 'time_wait', counts });
+  }
+
   /** Drops the last counts of ports no longer listened on and destinations forgotten. */
   private keepLiveCounts(listeners: ListeningSockets): void {
     if (this.lastCounts.length === 0) return;
     const ports = new Set(listeners.ports());
-    this.lastCounts = this.lastCounts.filter((c) =>
+    const live = this.lastCounts.filter((c) =>
       c.side === 'server' ? ports.has(c.port) : this.destinations.get(c.destination.address, c.destination.port) !== undefined,
     );
+    if (live.length !== this.lastCounts.length) this.setCounts(live);
   }
 
   private count(asked: Asked, rows: readonly KernelSocketRow[], time: number): TimeWaitAccumulation[] {
@@ -227,7 +208,7 @@ export class TimeWaitDetector implements Detector {
       }
     }
     this.samples = samples;
-    this.lastCounts = counts;
+    this.setCounts(counts);
     this.alerts.endPoll(time);
     return findings;
   }
@@ -260,7 +241,7 @@ function tally(asked: Asked, rows: readonly KernelSocketRow[]): Tally {
 }
 
 function isOnListener(row: KernelSocketRow, listening: ListeningPort | undefined): boolean {
-  return listening !== undefined && (listening.anyAddress || listening.addresses.has(row.local.address));
+  return listening !== undefined && listening.some((l) => listenerCovers(l, row.local));
 }
 
 /** The TIME_WAIT sockets on one listening port, by peer address. */
@@ -273,14 +254,14 @@ function peersOn(rows: readonly KernelSocketRow[], port: number, listening: List
   return peers;
 }
 
-/** This process's listening ports, each with the local addresses that are its own. */
+/** This process's listening ports, each with its listeners. */
 function listeningPorts(listeners: ListeningSockets): Map<number, ListeningPort> {
-  const ports = new Map<number, ListeningPort>();
+  const ports = new Map<number, { address: string; port: number }[]>();
   for (const socket of listeners.all()) {
-    let port = ports.get(socket.port);
-    if (port === undefined) ports.set(socket.port, (port = { anyAddress: false, addresses: new Set() }));
-    if (WILDCARDS.has(socket.address)) port.anyAddress = true;
-    else port.addresses.add(socket.address);
+    const same = ports.get(socket.port);
+    const listener = { address: socket.address, port: socket.port };
+    if (same === undefined) ports.set(socket.port, [listener]);
+    else same.push(listener);
   }
   return ports;
 }

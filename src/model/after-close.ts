@@ -1,6 +1,6 @@
 import { guarded } from '../notify.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
-import type { KernelQuery } from '../observe/kernel/source.js';
+import type { KernelQuery } from '../observe/kernel/query.js';
 import { TcpState } from '../tcp-states.js';
 import type { Connection, IndexedConnection, StateChange } from './connection.js';
 import { canReach } from './transitions.js';

@@ -1,14 +1,18 @@
 import type { KernelQuery } from '../observe/kernel/source.js';
 import type { TcpState } from '../tcp-states.js';
 import type { Connection } from './connection.js';
+import type { ConnectionEndpoint } from '../observe/endpoints.js';
 
 /** What detectors read of the model: live connections, by state, with endpoints on demand. */
 export interface ConnectionModel {
   /** Live connections currently in a state. */
   connectionsIn(state: TcpState): ReadonlySet<Connection>;
   liveConnections(): ReadonlySet<Connection>;
-  /** Learns a live connection's endpoints if they are not known yet (two system calls, once). */
-  ensureEndpoints(c: Connection): void;
+  /**
+   * A live connection's endpoints: a question, answered lazily (the model learns them with two
+   * system calls, once, and keeps them on its record). Undefined when they cannot be known.
+   */
+  endpointsOf(c: Connection): { readonly local: ConnectionEndpoint; readonly peer: ConnectionEndpoint } | undefined;
   /** The kernel query for this process's connections in `states`: its servers' ports and its clients' target ports. */
   portsQuery(states: readonly TcpState[]): KernelQuery | undefined;
   /**

@@ -94,8 +94,9 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     return this.index.portsQuery(states);
   }
 
-  ensureEndpoints(c: Connection): void {
+  endpointsOf(c: Connection): { readonly local: ConnectionEndpoint; readonly peer: ConnectionEndpoint } | undefined {
     this.endpoints.learn(c);
+    return c.local === undefined || c.peer === undefined ? undefined : { local: c.local, peer: c.peer };
   }
 
   /** How many closed connections the model follows in the kernel. */

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { serverOf, type ServerView, type SocketView } from './socket-view.js';
-import { normalizeAddress } from './kernel/address.js';
+import { isWildcard, normalizeAddress } from './kernel/address.js';
 
 /** One endpoint as the model keeps it: normalised address (for matching) and port. */
 export interface ConnectionEndpoint {
@@ -19,8 +19,6 @@ export interface Endpoints {
   readonly local: ConnectionEndpoint;
   readonly peer: ConnectionEndpoint;
 }
-
-const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::']);
 
 /**
  * Learns connection endpoints from the sockets themselves (getpeername, getsockname): the
@@ -44,7 +42,7 @@ export class EndpointReader {
       if (address === null) return ownPort(socket);
       if (typeof address !== 'object' || typeof address.port !== 'number') return undefined;
       // Bound to one address, every accepted socket's local address is that one.
-      const specific = typeof address.address === 'string' && !WILDCARDS.has(address.address);
+      const specific = typeof address.address === 'string' && !isWildcard(address.address);
       endpoint = { port: address.port, address: specific ? normalizeAddress(address.address as string) : undefined };
       this.listening.set(server, endpoint);
     }

@@ -1,6 +1,6 @@
 import type { BatchObservableCallback, Counter, Meter, ObservableGauge } from '@opentelemetry/api';
 import type { Providers } from './providers.js';
-import type { ListenFiguresSink, ListenPoll } from '../detect/listen-pressure.js';
+import type { ListenFiguresSink, ListenPoll } from '../detect/listen-pressure-finding.js';
 import { listenerAttributes, namespaceCounterAttributes } from './listener-attributes.js';
 
 /**

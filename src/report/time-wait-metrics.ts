@@ -1,5 +1,5 @@
 import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
-import type { TimeWaitCount } from '../detect/time-wait.js';
+import type { TimeWaitCount } from '../detect/time-wait-finding.js';
 import { ATTR } from './attributes.js';
 import type { Providers } from './providers.js';
 

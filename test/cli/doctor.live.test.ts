@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { DoctorReport, SocketFinding } from '../../src/cli/doctor.js';
+import type { DoctorReport, SocketFinding } from '../../src/cli/doctor-report.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { assertBuilt, json, runCli, sleep, socketInodes, ssTable, startProgram, type Program } from './support.js';
 

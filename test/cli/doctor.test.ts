@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../../src/cli/args.js';
-import {
-  diagnose,
-  durationOf,
-  formatDuration,
-  unreadBytes,
-  type DoctorInput,
-  type Finding,
-  type ListenQueueFinding,
-  type SocketFinding,
-  type SourceInfo,
-  type TimeWaitFinding,
-} from '../../src/cli/doctor.js';
+import { diagnose, durationOf, unreadBytes, type DoctorInput } from '../../src/cli/diagnose.js';
+import type { Finding, ListenQueueFinding, SocketFinding, SourceInfo, TimeWaitFinding } from '../../src/cli/doctor-report.js';
+import { formatDuration } from '../../src/cli/doctor-text.js';
 import { selectScope } from '../../src/cli/scope.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
 import { PROCESS_INODES, processTable } from './fixture.js';
@@ -117,6 +108,21 @@ describe('diagnose, from ss rows (ages known)', () => {
     );
     expect(healthy.findings).toEqual([]);
     expect(healthy.healthy).toBe(true);
+  });
+
+  it('judges the accept queue by the library\u2019s rule: the share of the backlog, or within one of it', () => {
+    const listener = (queue: number, backlog: number): KernelSocketRow => ({
+      state: 'listen',
+      recvQ: queue,
+      sendQ: backlog,
+      local: { address: '0.0.0.0', port: 7000 },
+      peer: { address: '0.0.0.0', port: 0 },
+      inode: 200,
+    });
+    const queues = [listener(4, 5), listener(3, 5)].map(
+      (row) => finding(diagnose(input({ table: selectScope([row], { kind: 'pid', pid: 1, inodes: new Set([200]) }) })).findings, 'listen_queue').length,
+    );
+    expect(queues).toEqual([1, 0]); // 4 of 5 is within one of the backlog; 3 of 5 is neither 90 % nor that
   });
 });
 

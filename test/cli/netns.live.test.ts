@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { DoctorReport, SocketFinding } from '../../src/cli/doctor.js';
+import type { DoctorReport, SocketFinding } from '../../src/cli/doctor-report.js';
 import type { StatesReport } from '../../src/cli/states.js';
 import { ProcNetSource } from '../../src/observe/kernel/proc-source.js';
 import { createNetns, type Netns } from '../harness/netns.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_THRESHOLDS } from '../../src/cli/args.js';
-import { diagnose, type DoctorInput } from '../../src/cli/doctor.js';
+import { diagnose, type DoctorInput } from '../../src/cli/diagnose.js';
 import { renderDoctorText, renderStatesText, SOCKETS_SHOWN } from '../../src/cli/render-text.js';
 import { selectScope } from '../../src/cli/scope.js';
 import { buildStatesReport } from '../../src/cli/states.js';

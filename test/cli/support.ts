@@ -21,7 +21,8 @@ export function assertBuilt(): void {
   } catch {
     throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   }
-  for (const dir of ['src/cli', 'src/observe/kernel']) {
+  // The CLI runs the detectors too: a change to any of these needs a build.
+  for (const dir of ['src/cli', 'src/observe/kernel', 'src/detect']) {
     for (const file of readdirSync(join(ROOT, dir))) {
       if (statSync(join(ROOT, dir, file)).mtimeMs > built) {
         throw new Error(`${dir}/${file} is newer than ${CLI}: run \`npm run build\` first (npm test does)`);

@@ -13,6 +13,7 @@ import type { StallSource } from '../../src/observe/event-loop-stalls.js';
 import type { KernelCounters } from '../../src/observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
 import { rowsFor } from '../../src/poll/kernel-need.js';
+import { DetectorObservers } from '../../src/poll/observers.js';
 import { listenPressureAttributes, listenPressureMessage } from '../../src/report/listener-attributes.js';
 import { TcpState } from '../../src/tcp-states.js';
 import { Clock, FakeSocket, model, RecordingListener } from '../model/fixture.js';
@@ -77,10 +78,12 @@ function setup(options: Partial<ListenPressureOptions> = {}) {
     synReceivedThreshold: 5,
     reportIntervalMs: 1000,
     stalls,
-    figures: { observe: (poll) => polls.push(poll) },
+    measurements: { record: (m) => m.kind === 'listen' && polls.push(m.poll) },
     shared: false,
     ...options,
   });
+  // The engine runs the observers the detector declares.
+  const observers = new DetectorObservers([detector], { 'event-loop-stalls': stalls });
   const { tracker } = model();
   const kernel = { retransmitting: true, synRetrans: 0 };
   /** Whether the last poll asked for rows. */
@@ -97,6 +100,7 @@ function setup(options: Partial<ListenPressureOptions> = {}) {
   const poll = (rows: KernelSocketRow[] | undefined, counters?: KernelCounters, advanceMs = 100, whileReading?: () => void): ListenPressure[] => {
     const time = clock.advance(advanceMs);
     const base = { model: tracker, listeners, time };
+    observers.update(base);
     const wants = detector.wantsCounters(base);
     if (kernel.retransmitting) kernel.synRetrans++;
     const context: PollContext = { ...base, counters: wants ? { synRetrans: kernel.synRetrans, ...counters } : undefined };
@@ -106,7 +110,7 @@ function setup(options: Partial<ListenPressureOptions> = {}) {
     whileReading?.();
     return detector.fromKernel(context, need === undefined || rows === undefined ? undefined : rowsFor(rows, need));
   };
-  return { clock, listeners, stalls, polls, detector, kernel, listen, poll, asked: () => asked };
+  return { clock, listeners, stalls, observers, polls, detector, kernel, listen, poll, asked: () => asked };
 }
 
 function counters(listenOverflows: number, listenDrops = listenOverflows): KernelCounters {
@@ -117,15 +121,18 @@ describe('what it asks the kernel for', () => {
   it('nothing while the process does not listen: no rows, no counters, no stall monitor', () => {
     const s = setup();
     const base = { model: new ConnectionTracker(new RecordingListener()), listeners: s.listeners, time: 1 };
+    s.observers.update(base);
     expect(s.detector.wantsCounters(base)).toBe(false);
     expect(s.detector.need({ ...base, counters: undefined })).toBeUndefined();
     expect(s.stalls.running).toBe(false);
   });
 
-  it('the counters at every poll while it listens, and starts the stall monitor', () => {
+  it('the counters at every poll while it listens, and the stall monitor (declared, run by the engine)', () => {
     const s = setup();
     s.listen('::', 8080);
     const base = { model: new ConnectionTracker(new RecordingListener()), listeners: s.listeners, time: 1 };
+    expect(s.detector.needs).toEqual(['event-loop-stalls']);
+    s.observers.update(base);
     expect(s.detector.wantsCounters(base)).toBe(true);
     expect(s.stalls.running).toBe(true);
   });

@@ -93,3 +93,21 @@ export function parsePort(text: string): number | undefined {
   }
   return port <= 65535 ? port : undefined;
 }
+
+/**
+ * Addresses that mean "every address": `0.0.0.0` and `::` as Node and `/proc` print them, `*`
+ * as `ss` prints a dual-stack wildcard. Defined once for every listener match.
+ */
+export const WILDCARD_ADDRESSES: ReadonlySet<string> = new Set(['0.0.0.0', '::', '*']);
+
+export function isWildcard(address: string): boolean {
+  return WILDCARD_ADDRESSES.has(address);
+}
+
+/** True when a listener bound to `listener` accepts connections whose local side is `local`: same port, and its address or every address. */
+export function listenerCovers(
+  listener: { readonly address: string; readonly port: number },
+  local: { readonly address: string; readonly port: number },
+): boolean {
+  return listener.port === local.port && (isWildcard(listener.address) || listener.address === local.address);
+}

@@ -1,77 +1,16 @@
 import { diag } from '@opentelemetry/api';
-import type { KernelSocketRow } from './rows.js';
-import { KernelSourceError, type KernelQuery, type KernelSource, type KernelSourceName } from './source.js';
+import { KernelSourceChain, type KernelReaderOptions } from './source-chain.js';
+import type { KernelSource } from './source.js';
 
-export interface KernelReading {
-  readonly source: KernelSourceName;
-  readonly rows: readonly KernelSocketRow[];
-  readonly skipped: number;
-}
-
-/** Failures in a row after which a source that may recover (a timeout, an error exit) is given up. */
-export const MAX_CONSECUTIVE_FAILURES = 3;
+export { MAX_CONSECUTIVE_FAILURES, type KernelReaderOptions, type KernelReading } from './source-chain.js';
 
 /**
- * Reads through a chain of sources. A source that cannot work (missing, unreadable) is given
- * up at once; one that fails otherwise (hangs, exits with an error, prints nothing readable) after
- * `MAX_CONSECUTIVE_FAILURES` failures in a row, each poll meanwhile going without kernel rows.
- * Each condition is said once, through `diag`; the next source takes over for good, and with
- * none left socklife carries on with socket events only.
+ * The library's kernel reader: the one fallback chain of sources, saying each condition
+ * through `diag` (a source given up, the next one taking over, none left and socklife carrying
+ * on with socket events only).
  */
-export class KernelReader {
-  private index = 0;
-  private failures = 0;
-  private readonly aborter = new AbortController();
-  private readonly warned = new Set<string>();
-
-  constructor(private readonly sources: readonly KernelSource[]) {}
-
-  /** The source in use, or undefined when none is left. */
-  get current(): KernelSourceName | undefined {
-    return this.sources[this.index]?.name;
-  }
-
-  /** Stops a read in flight (its child process killed) and every later one. */
-  stop(): void {
-    this.aborter.abort();
-  }
-
-  async read(query: KernelQuery): Promise<KernelReading | undefined> {
-    while (this.index < this.sources.length && !this.aborter.signal.aborted) {
-      const source = this.sources[this.index] as KernelSource;
-      try {
-        const result = await source.read(query, this.aborter.signal);
-        // Lines and not one row: a tool that prints something else (a usage text, a changed format).
-        if (result.rows.length === 0 && result.skipped > 0) {
-          throw new KernelSourceError(source.name, `printed ${result.skipped} line(s), none of them a socket row`, { permanent: false });
-        }
-        this.failures = 0;
-        if (result.skipped > 0) this.warnOnce(`skip:${source.name}`, `socklife: ${source.name}: skipped ${result.skipped} malformed line(s)`);
-        return { source: source.name, rows: result.rows, skipped: result.skipped };
-      } catch (error) {
-        if (this.aborter.signal.aborted) return undefined;
-        const reason = error instanceof KernelSourceError ? error.message : String(error);
-        const permanent = !(error instanceof KernelSourceError) || error.permanent;
-        if (!permanent && ++this.failures < MAX_CONSECUTIVE_FAILURES) {
-          this.warnOnce(`transient:${source.name}`, `socklife: kernel source failed (${reason}); trying it again at the next poll`);
-          return undefined;
-        }
-        this.failures = 0;
-        this.index++;
-        const next = this.current;
-        diag.warn(
-          next === undefined
-            ? `socklife: kernel source failed (${reason}); no source left, continuing with socket events only`
-            : `socklife: kernel source failed (${reason}); switching to ${next}`,
-        );
-      }
-    }
-    return undefined;
-  }
-
-  private warnOnce(key: string, message: string): void {
-    if (this.warned.has(key)) return;
-    this.warned.add(key);
-    diag.warn(message);
+export class KernelReader extends KernelSourceChain {
+  constructor(sources: readonly KernelSource[], options: KernelReaderOptions = {}) {
+    super(sources, { warn: (message) => diag.warn(message), ...options });
   }
 }

@@ -27,9 +27,17 @@ type Failure =
  * the promise settles whatever the child does. A read that reached its deadline is a failure
  * even when the pipe then closed cleanly. Output beyond `MAX_OUTPUT_BYTES` stops the run at
  * once. Whatever is left of the group after any failure is killed, and so is every tool still
- * running when the process exits. The child never keeps the process alive.
+ * running when the process exits. The child never keeps the process alive, unless
+ * `holdProcess` says so: a one-shot command (the CLI) has nothing else to wait for it.
  */
-export function runTool(source: KernelSourceName, command: string, argv: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
+export function runTool(
+  source: KernelSourceName,
+  command: string,
+  argv: readonly string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+  holdProcess = false,
+): Promise<string> {
   signal?.throwIfAborted();
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -63,6 +71,8 @@ export function runTool(source: KernelSourceName, command: string, argv: readonl
       killGroup(pid);
       child.stdout.destroy();
       child.stderr.destroy();
+      // Even a one-shot command is not held by a tool it gave up on (one that outlives SIGKILL).
+      child.unref();
       const permanent = failure.kind === 'spawn' && (failure.code === 'ENOENT' || failure.code === 'EACCES');
       reject(new KernelSourceError(source, describeFailure(command, failure, timeoutMs), { permanent }));
     };
@@ -94,6 +104,7 @@ export function runTool(source: KernelSourceName, command: string, argv: readonl
       else settle({ kind: 'exit', code, signal: exitSignal, stderr });
     });
     // A poll never keeps the process alive: its exit kills the tool instead (see `running`).
+    if (holdProcess) return;
     child.unref();
     for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
   });
@@ -108,6 +119,14 @@ const running = new Set<number>();
 
 function killRunning(): void {
   for (const pid of running) killGroup(pid);
+}
+
+/**
+ * Kills every tool running now (each in its own process group, out of reach of a terminal's
+ * signals). For a one-shot command ended by a signal, which skips the exit listener.
+ */
+export function killRunningTools(): void {
+  killRunning();
 }
 
 function track(pid: number | undefined): void {

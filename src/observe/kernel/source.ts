@@ -1,30 +1,11 @@
-import type { TcpState } from '../../tcp-states.js';
-import { matcher } from '../../poll/kernel-need.js';
+import { matcher, type KernelQuery } from './query.js';
 import type { ParseResult } from './rows.js';
+
+export type { KernelQuery, PortPair } from './query.js';
 
 /** Names of the kernel sources, in the order `source: 'auto'` tries them. */
 export const KERNEL_SOURCE_NAMES = ['ss', 'proc', 'netstat'] as const;
 export type KernelSourceName = (typeof KERNEL_SOURCE_NAMES)[number];
-
-/** What one poll asks the kernel for; sources filter as much as they can before parsing. */
-export interface KernelQuery {
-  /** Only sockets in these states. */
-  readonly states: readonly TcpState[];
-  /**
-   * Only sockets whose local port is one of `localPorts`, or whose peer port is one of
-   * `peerPorts`, or whose (local port, peer port) is one of `portPairs`; all three undefined
-   * means no port filter.
-   */
-  readonly localPorts?: readonly number[];
-  readonly peerPorts?: readonly number[];
-  readonly portPairs?: readonly PortPair[];
-}
-
-/** The ports of one connection, seen from this side. */
-export interface PortPair {
-  readonly localPort: number;
-  readonly peerPort: number;
-}
 
 /** A way to read the kernel's TCP table. Implementations do I/O; parsing is in pure functions. */
 export interface KernelSource {

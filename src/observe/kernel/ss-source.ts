@@ -7,13 +7,15 @@ import type { KernelQuery, KernelSource } from './source.js';
 export class SsSource implements KernelSource {
   readonly name = 'ss' as const;
 
+  /** @param holdProcess keep the process alive while `ss` runs (a one-shot command); a poll never does. */
   constructor(
     private readonly command = 'ss',
     private readonly timeoutMs = 5000,
+    private readonly holdProcess = false,
   ) {}
 
   async read(query: KernelQuery, signal?: AbortSignal): Promise<ParseResult> {
-    const stdout = await runTool(this.name, this.command, ssArguments(query), this.timeoutMs, signal);
+    const stdout = await runTool(this.name, this.command, ssArguments(query), this.timeoutMs, signal, this.holdProcess);
     // One distinct state in the filter makes ss drop the State column.
     const states = new Set(query.states);
     const impliedState = states.size === 1 ? query.states[0] : undefined;
