@@ -9,7 +9,7 @@ import type { SocketEvent, SocketSide, SocketSink } from '../observe/socket-even
 import type { ServerView, SocketView } from '../observe/socket-view.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
-import { newConnection, openingState, type Connection, type StateChange } from './connection.js';
+import { newConnection, openingState, type Connection, type ConnectionEndpoint, type StateChange } from './connection.js';
 import type { ConnectionModel } from './connection-model.js';
 import { EndpointLearning } from './endpoint-learning.js';
 import { closeReasonOf, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';

@@ -1,5 +1,5 @@
 import type { Detector, ObserverName, PollContext } from '../detect/detector.js';
-import { guarded } from '../model/notify.js';
+import { guarded } from '../notify.js';
 
 /** An observer the engine can run: started and stopped, never by a detector. */
 export interface RunnableObserver {

@@ -10,7 +10,7 @@ import type { KernelReader } from '../observe/kernel/kernel-reader.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery } from '../observe/kernel/source.js';
 import { TcpState } from '../tcp-states.js';
-import { rowsFor, unionOf, type KernelNeed } from './kernel-need.js';
+import { rowsFor, unionOf, type KernelNeed } from '../observe/kernel/query.js';
 
 /** The first poll, when nobody needs anything yet: it tests the source on a port no socket has. */
 const PROBE_QUERY: KernelQuery = { states: [TcpState.CloseWait], localPorts: [0], peerPorts: [0] };

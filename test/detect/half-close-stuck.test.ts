@@ -3,7 +3,7 @@ import type { PollContext } from '../../src/detect/detector.js';
 import { HalfCloseStuckDetector, MAX_ENDPOINT_LOOKUPS, MAX_PORT_PAIRS, type HalfCloseStuck } from '../../src/detect/half-close-stuck.js';
 import { ListeningSockets } from '../../src/model/listening-sockets.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
-import { rowsFor, type KernelNeed } from '../../src/poll/kernel-need.js';
+import { rowsFor, type KernelNeed } from '../../src/observe/kernel/query.js';
 import { findingSpan } from '../../src/report/finding-reporter.js';
 import { TcpState } from '../../src/tcp-states.js';
 import {

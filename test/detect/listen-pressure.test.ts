@@ -12,7 +12,7 @@ import { ConnectionTracker } from '../../src/model/tracker.js';
 import type { StallSource } from '../../src/observe/event-loop-stalls.js';
 import type { KernelCounters } from '../../src/observe/kernel/kernel-counters.js';
 import type { KernelSocketRow } from '../../src/observe/kernel/rows.js';
-import { rowsFor } from '../../src/poll/kernel-need.js';
+import { rowsFor } from '../../src/observe/kernel/query.js';
 import { DetectorObservers } from '../../src/poll/observers.js';
 import { listenPressureAttributes, listenPressureMessage } from '../../src/report/listener-attributes.js';
 import { TcpState } from '../../src/tcp-states.js';

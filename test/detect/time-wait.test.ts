@@ -6,7 +6,7 @@ import { MAX_TOP_PEERS, TimeWaitDetector, topPeers, type ClientTimeWait, type Se
 import { ListeningSockets, type ListeningServer } from '../../src/model/listening-sockets.js';
 import type { KernelCounters } from '../../src/observe/kernel/kernel-counters.js';
 import type { Endpoint, KernelSocketRow } from '../../src/observe/kernel/rows.js';
-import { rowsFor, type KernelNeed } from '../../src/poll/kernel-need.js';
+import { rowsFor, type KernelNeed } from '../../src/observe/kernel/query.js';
 import { TcpState } from '../../src/tcp-states.js';
 import { FakeSocket, model, type Model } from '../model/fixture.js';
 
