@@ -5,6 +5,16 @@ import { ATTR, errorType } from './attributes.js';
 import type { Providers } from './providers.js';
 
 /**
+ * Bucket boundaries in seconds, given as advice to the SDK (whose default boundaries, 0 to
+ * 10000, suit milliseconds and would put nearly every connection in the first bucket). A
+ * connection lives from milliseconds (a request each) to hours (a pool): the boundaries the
+ * semantic conventions advise for `http.client.connection.duration`.
+ */
+export const CONNECTION_DURATION_BUCKETS: readonly number[] = Object.freeze([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]);
+/** A handshake takes a round trip or a DNS lookup plus one: the boundaries advised for request durations. */
+export const HANDSHAKE_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
+
+/**
  * The connection metrics: `tcp.connection.duration` and `tcp.handshake.duration` for every
  * connection, recorded or not, and `tcp.connection.count` by state, read at collection.
  * Instruments are made again on every new meter.
@@ -35,10 +45,13 @@ export class ConnectionMetrics {
     this.connectionDuration = meter.createHistogram('tcp.connection.duration', {
       description: 'Time from connect()/accept to close of TCP connections.',
       unit: 's',
+      // Advice is read by SDKs of API 1.7 and later; an older one ignores it.
+      advice: { explicitBucketBoundaries: [...CONNECTION_DURATION_BUCKETS] },
     });
     this.handshakeDuration = meter.createHistogram('tcp.handshake.duration', {
       description: 'Time from connect() to the end of the client handshake (DNS lookup included), or to its failure.',
       unit: 's',
+      advice: { explicitBucketBoundaries: [...HANDSHAKE_DURATION_BUCKETS] },
     });
     const connectionCount = meter.createObservableUpDownCounter('tcp.connection.count', {
       description: 'Open TCP connections of this process, by state.',

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/model/connection.js';
 import { ConnectionTracker } from '../../src/model/tracker.js';
 import { OtelReporter } from '../../src/report/otel-reporter.js';
+import { CONNECTION_DURATION_BUCKETS, HANDSHAKE_DURATION_BUCKETS } from '../../src/report/connection-metrics.js';
 import { Providers } from '../../src/report/providers.js';
 import { recordingPolicyFor } from '../../src/report/recording-policy.js';
 import type { SpanPolicy } from '../../src/report/span-policy.js';
@@ -307,6 +308,13 @@ describe('under `findings`', () => {
 });
 
 describe('metrics', () => {
+  it('tcp.handshake.duration in buckets made for seconds', async () => {
+    const s = setup('anomalies');
+    clientRefused(s);
+    const handshake = (await s.telemetry.metric('tcp.handshake.duration')) as HistogramMetricData | undefined;
+    expect(handshake?.dataPoints[0]?.value.buckets.boundaries).toEqual([...HANDSHAKE_DURATION_BUCKETS]);
+  });
+
   it('tcp.connection.duration by side and close reason; tcp.connection.count by state, 0 for a state its connections left', async () => {
     const s = setup('anomalies');
     const open = new FakeSocket(SERVER_PORT, CLIENT_PORT + 1);
@@ -316,6 +324,9 @@ describe('metrics', () => {
     serverPassiveClose(s);
     const durations = await histogram(s.telemetry, 'tcp.connection.duration');
     expect(durations).toEqual([{ attributes: { 'network.transport': 'tcp', 'tcp.connection.side': 'server', 'tcp.close.reason': 'fin' }, count: 1 }]);
+    // Seconds, in buckets made for seconds: the SDK's default boundaries (0 to 10000) would put every connection in the first.
+    const duration = (await s.telemetry.metric('tcp.connection.duration')) as HistogramMetricData | undefined;
+    expect(duration?.dataPoints[0]?.value.buckets.boundaries).toEqual([...CONNECTION_DURATION_BUCKETS]);
     const count = await s.telemetry.metric('tcp.connection.count');
     const byState = Object.fromEntries((count?.dataPoints ?? []).map((p) => [String(p.attributes['network.connection.state']), p.value]));
     expect(byState).toEqual({ established: 0, close_wait: 1, last_ack: 0 });
