@@ -1,0 +1,90 @@
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { describe, expect, it } from 'vitest';
+import { keepAliveHintMs, pathOf } from '../../src/model/http-activity.js';
+import { TcpState } from '../../src/tcp-states.js';
+import { clientEstablished, FakeSocket, row, serverEstablished } from './fixture.js';
+
+const SPAN = trace.wrapSpanContext({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 });
+
+describe('the model follows the HTTP requests of a connection', () => {
+  it('makes no HTTP record for a connection that carries no request', () => {
+    const { c } = serverEstablished();
+    expect(c.http).toBeUndefined();
+  });
+
+  it('ignores a request on a socket it does not follow', () => {
+    const { tracker, c } = serverEstablished();
+    tracker.requestStarted(new FakeSocket(1, 2), 'server', 'GET', '/', undefined);
+    expect(c.http).toBeUndefined();
+  });
+
+  it('keeps the last request: its method, target, context, and whether it is in flight', () => {
+    const { tracker, socket, clock, c } = serverEstablished();
+    const ctx = trace.setSpan(ROOT_CONTEXT, SPAN);
+    tracker.requestStarted(socket, 'server', 'POST', '/uploads/batch?size=1', ctx);
+    expect(c.http).toMatchObject({ requests: 1, method: 'POST', target: '/uploads/batch?size=1', inFlight: true, reused: false, context: ctx });
+    expect(c.http?.startedAt).toBe(clock.time);
+    clock.advance(20);
+    tracker.requestFinished(socket, false);
+    expect(c.http).toMatchObject({ inFlight: false, failed: false, idleSince: clock.time });
+    clock.advance(300);
+    tracker.requestStarted(socket, 'server', 'GET', '/health', undefined);
+    expect(c.http).toMatchObject({ requests: 2, method: 'GET', reused: true, idleBeforeReuseMs: 300, context: undefined, reusedAfterPeerFinAt: undefined });
+  });
+
+  it("takes a server request's context when it comes later (socklife outside the HTTP instrumentation)", () => {
+    const { tracker, socket, c } = serverEstablished();
+    tracker.requestStarted(socket, 'server', 'GET', '/', undefined);
+    const ctx = trace.setSpan(ROOT_CONTEXT, SPAN);
+    tracker.requestContext(socket, ctx);
+    expect(c.http?.context).toBe(ctx);
+    // Only the first context found is kept, and only while the request is in flight.
+    tracker.requestContext(socket, ROOT_CONTEXT);
+    expect(c.http?.context).toBe(ctx);
+  });
+
+  it("records the pool's idle timeout and the server's hint when a client socket goes idle", () => {
+    const { tracker, socket, clock, c } = clientEstablished();
+    tracker.requestStarted(socket, 'client', 'GET', '/', undefined);
+    clock.advance(5);
+    tracker.socketPooled(socket, 4000, 'timeout=5, max=100');
+    expect(c.http).toMatchObject({ inFlight: false, idleSince: clock.time, poolIdleTimeoutMs: 4000, keepAliveHeader: 'timeout=5, max=100' });
+    expect(keepAliveHintMs(c.http?.keepAliveHeader)).toBe(5000);
+  });
+
+  it("marks a reuse after the peer's FIN: from 'end', or from the kernel's CLOSE_WAIT", () => {
+    const a = clientEstablished();
+    a.tracker.requestStarted(a.socket, 'client', 'GET', '/', undefined);
+    a.tracker.socketPooled(a.socket, undefined, undefined);
+    const finAt = a.clock.advance(1000);
+    a.tracker.socketEvent(a.socket, { type: 'end' });
+    a.clock.advance(5);
+    a.tracker.requestStarted(a.socket, 'client', 'GET', '/', undefined);
+    expect(a.c.http?.reusedAfterPeerFinAt).toBe(finAt);
+
+    const b = clientEstablished();
+    b.tracker.requestStarted(b.socket, 'client', 'GET', '/', undefined);
+    b.tracker.socketPooled(b.socket, undefined, undefined);
+    const seenAt = b.clock.advance(1000);
+    b.tracker.kernelRows([row(b.socket, TcpState.CloseWait)], 'ss', seenAt);
+    b.tracker.requestStarted(b.socket, 'client', 'GET', '/', undefined);
+    expect(b.c.http?.reusedAfterPeerFinAt).toBe(seenAt);
+  });
+
+  it('ends a request in flight as failed when its connection closes', () => {
+    const { tracker, socket, c } = clientEstablished();
+    tracker.requestStarted(socket, 'client', 'GET', '/', undefined);
+    tracker.socketEvent(socket, { type: 'close', error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+    expect(c.http).toMatchObject({ inFlight: false, failed: true });
+  });
+
+  it('cuts the query and fragment from a path, and reads a Keep-Alive timeout', () => {
+    expect(pathOf('/a/b?c=d#e')).toBe('/a/b');
+    expect(pathOf('/a#x')).toBe('/a');
+    expect(pathOf('/plain')).toBe('/plain');
+    expect(keepAliveHintMs('timeout=2')).toBe(2000);
+    expect(keepAliveHintMs('max=5, timeout=30')).toBe(30000);
+    expect(keepAliveHintMs('max=5')).toBeUndefined();
+    expect(keepAliveHintMs(undefined)).toBeUndefined();
+  });
+});
