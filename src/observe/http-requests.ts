@@ -77,6 +77,12 @@ export class HttpRequestObserver {
   private readonly clientRequest = new PrototypeWrappers<'onSocket'>(http.ClientRequest.prototype as unknown as Record<'onSocket', SocketMethod>);
   private readonly agent = new PrototypeWrappers<'keepSocketAlive'>(http.Agent.prototype as unknown as Record<'keepSocketAlive', SocketMethod>);
   private enabled = false;
+  /**
+   * True when something (the HTTP instrumentation) had wrapped a server prototype's `emit`
+   * before socklife: socklife's wrapper then runs outside it, before the server span exists,
+   * and a request's context is taken at the end of its response instead.
+   */
+  private outsideServerWrapper = false;
 
   constructor(private readonly sink: RequestSink) {}
 
@@ -91,8 +97,10 @@ export class HttpRequestObserver {
       const socket = (m as { socket?: SocketView }).socket;
       if (socket === undefined) return;
       // Outside the instrumentation's wrapper no span was in sight at 'request'; the response ends in its context.
-      const active = context.active();
-      if (active !== ROOT_CONTEXT) sink.requestContext(socket, active);
+      if (this.outsideServerWrapper) {
+        const active = context.active();
+        if (active !== ROOT_CONTEXT) sink.requestContext(socket, active);
+      }
       sink.requestFinished(socket, false);
     });
     this.subscribe('http.client.response.finish', (m) => {
@@ -120,6 +128,7 @@ export class HttpRequestObserver {
   disable(): void {
     if (!this.enabled) return;
     this.enabled = false;
+    this.outsideServerWrapper = false;
     for (const { name, handler } of this.subscriptions.splice(0)) dc.unsubscribe(name, handler);
     for (const wrappers of this.servers) wrappers.restore();
     this.clientRequest.restore();
@@ -155,6 +164,8 @@ export class HttpRequestObserver {
     const target = wrappers.callTarget('emit');
     if (target === undefined) return;
     const { original, hadOwn, parent } = target;
+    // The prototype's own emit is someone's wrapper (Node's servers inherit EventEmitter's).
+    if (hadOwn) this.outsideServerWrapper = true;
     const sink = this.sink;
     const enabled = (): boolean => this.enabled;
     // `arguments` rather than rest parameters: emit runs for every event of every server.

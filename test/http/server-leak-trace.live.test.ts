@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 /** Starts the server program, sends one request it never answers, and half-closes: its connection leaks in CLOSE_WAIT. */
-async function leakOneRequest(order: 'socklife-first' | 'instrumentation-first') {
+async function leakOneRequest(order: 'socklife-first' | 'instrumentation-first', path = '/uploads/batch?user=42') {
   const child = new JsonLinesChild(undefined, [PROGRAM], { cwd: ROOT, env: { ORDER: order } });
   children.push(child);
   const port = await child.waitFor((l) => (typeof l['port'] === 'number' ? l['port'] : undefined), 10_000, 'the port');
@@ -35,7 +35,8 @@ async function leakOneRequest(order: 'socklife-first' | 'instrumentation-first')
   sockets.push(socket);
   socket.on('error', () => {});
   await once(socket, 'connect');
-  socket.end(`POST /uploads/batch?user=42 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\ntraceparent: 00-${TRACE_ID}-${PARENT_SPAN_ID}-01\r\n\r\n`);
+  socket.on('data', () => {});
+  socket.end(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\ntraceparent: 00-${TRACE_ID}-${PARENT_SPAN_ID}-01\r\n\r\n`);
   const handler = await child.waitFor((l) => l['handler'] as { traceId?: string; spanId?: string } | undefined, 10_000, 'the request in its handler');
   const leak = await child.waitFor((l) => (l['span'] === 'tcp.close_wait.leak' ? (l as unknown as SpanLine) : undefined), 10_000, 'the leak span');
   return { child, handler, leak };
@@ -65,5 +66,27 @@ describe.skipIf(skipWithReason(missingTool('ss')))('a server leak joined to the 
     // socklife's wrapper runs outside the instrumentation's: no code of it runs inside the span.
     expect(leak.links).toEqual([]);
     expect(leak.attributes).toMatchObject({ 'http.request.method': 'POST', 'url.path': '/uploads/batch', 'tcp.connection.requests': 1 });
+  });
+
+  it('links an answered request to its server span when the instrumentation patched http first (taken at the response’s end)', async () => {
+    const { handler, leak } = await leakOneRequest('instrumentation-first', '/answered/1');
+    expect(handler.traceId).toBe(TRACE_ID);
+    expect(leak.links).toEqual([{ traceId: TRACE_ID, spanId: handler.spanId }]);
+    expect(leak.attributes).toMatchObject({ 'url.path': '/answered/1', 'tcp.close_wait.cause': 'not_read_to_eof' });
+  });
+});
+
+describe('a client connection joined to the trace of its last request', () => {
+  it('links the tcp.connection span to the HTTP instrumentation’s client span of the last request', async () => {
+    const child = new JsonLinesChild(undefined, [join(__dirname, '..', 'programs', 'http-traced-client.cjs')], { cwd: ROOT });
+    children.push(child);
+    await child.waitFor((l) => (l['done'] === true ? true : undefined), 10_000, 'the requests');
+    const spans = child.lines.filter((l) => typeof l['span'] === 'string') as unknown as Array<SpanLine & { kind: number }>;
+    // SpanKind.CLIENT is 2: the instrumentation's spans of the two GETs, in order.
+    const clientSpans = spans.filter((s) => s.kind === 2 && s.span !== 'tcp.connection');
+    expect(clientSpans.map((s) => s.attributes['url.path'] ?? s.attributes['http.target'])).toHaveLength(2);
+    const connection = spans.find((s) => s.span === 'tcp.connection' && s.attributes['tcp.connection.side'] === 'client');
+    expect(connection?.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/orders/7', 'tcp.connection.requests': 2 });
+    expect(connection?.links.map((l) => l.spanId)).toEqual([clientSpans[1]?.spanId]);
   });
 });

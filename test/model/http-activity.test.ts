@@ -78,6 +78,41 @@ describe('the model follows the HTTP requests of a connection', () => {
     expect(c.http).toMatchObject({ inFlight: false, failed: true });
   });
 
+  it('says how a client connection ended: reset, idle closes by either side, destroyed under a request, none for a server', () => {
+    const reset = clientEstablished();
+    reset.tracker.requestStarted(reset.socket, 'client', 'GET', '/', undefined);
+    reset.tracker.socketPooled(reset.socket, undefined, undefined);
+    reset.tracker.socketEvent(reset.socket, { type: 'close', error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+    expect(reset.c.http?.closeReason).toBe('connection_reset');
+
+    const peerIdle = clientEstablished();
+    peerIdle.tracker.requestStarted(peerIdle.socket, 'client', 'GET', '/', undefined);
+    peerIdle.tracker.socketPooled(peerIdle.socket, undefined, undefined);
+    peerIdle.tracker.socketEvent(peerIdle.socket, { type: 'end' });
+    peerIdle.tracker.socketEvent(peerIdle.socket, { type: 'close' });
+    expect(peerIdle.c.http?.closeReason).toBe('peer_closed_idle');
+
+    const timedOut = clientEstablished();
+    timedOut.tracker.requestStarted(timedOut.socket, 'client', 'GET', '/', undefined);
+    timedOut.tracker.socketPooled(timedOut.socket, 500, undefined);
+    timedOut.clock.advance(500);
+    timedOut.tracker.socketEvent(timedOut.socket, { type: 'timeout' });
+    timedOut.tracker.socketEvent(timedOut.socket, { type: 'destroy_called', reset: false });
+    timedOut.tracker.socketEvent(timedOut.socket, { type: 'close' });
+    expect(timedOut.c.http?.closeReason).toBe('keep_alive_timeout');
+
+    const aborted = clientEstablished();
+    aborted.tracker.requestStarted(aborted.socket, 'client', 'GET', '/', undefined);
+    aborted.tracker.socketEvent(aborted.socket, { type: 'destroy_called', reset: false });
+    aborted.tracker.socketEvent(aborted.socket, { type: 'close' });
+    expect(aborted.c.http?.closeReason).toBe('aborted_by_app');
+
+    const served = serverEstablished();
+    served.tracker.requestStarted(served.socket, 'server', 'GET', '/', undefined);
+    served.tracker.socketEvent(served.socket, { type: 'close', error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+    expect(served.c.http?.closeReason).toBeUndefined();
+  });
+
   it('cuts the query and fragment from a path, and reads a Keep-Alive timeout', () => {
     expect(pathOf('/a/b?c=d#e')).toBe('/a/b');
     expect(pathOf('/a#x')).toBe('/a');

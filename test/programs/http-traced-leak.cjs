@@ -50,9 +50,14 @@ if (order === 'socklife-first') {
 const http = require('node:http');
 if (order !== 'socklife-first') socklife = startSocklife();
 
-function neverAnswers(req) {
+function neverAnswers(req, res) {
   const span = trace.getActiveSpan();
   print({ handler: { method: req.method, url: req.url, traceId: span?.spanContext().traceId, spanId: span?.spanContext().spanId } });
+  if (req.url.startsWith('/answered')) {
+    // Answered, then the connection is no longer read: the client's FIN waits unread (not_read_to_eof).
+    res.end('ok', () => req.socket.pause());
+    return;
+  }
   // The bug: the request is never answered, and its connection is kept open after the client half-closed.
 }
 const server = http.createServer(neverAnswers);
