@@ -1,4 +1,5 @@
-import type { Context } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
+import type { RouteSource } from '../observe/http-requests.js';
 import { TcpState } from '../tcp-states.js';
 import type { Connection } from './connection.js';
 
@@ -37,11 +38,19 @@ export interface HttpActivity {
   /** The server's `Keep-Alive` header on the last response, as sent (`timeout=5`). */
   keepAliveHeader: string | undefined;
   /**
-   * The OpenTelemetry context active when the application's code got the last request (the
-   * server span, or the span around the outgoing request): the reporter reads the span and
-   * the route from it. Undefined when none was.
+   * The span context active when the application's code got the last request (the server
+   * span, or the span around the outgoing request), as the SDK holds it; undefined when none
+   * was. Only this small object is kept, not the span.
    */
-  context: Context | undefined;
+  spanContext: SpanContext | undefined;
+  /**
+   * Where an instrumentation keeps the last request's route (its RPC metadata), while the
+   * request is in flight: routing sets it after the request is seen. Read into `route` and let
+   * go when the request ends (it holds the span).
+   */
+  routeSource: RouteSource | undefined;
+  /** The last request's route, once it ended, when an instrumentation set one. */
+  route: string | undefined;
   /** A server connection's request handlers by name, once something asked (`ConnectionModel.requestHandlerOf`). */
   handler: string | undefined;
   /** True once a request on it lost the keep-alive race (client). */
@@ -72,7 +81,14 @@ export function httpClientCloseReason(c: Connection, error: Error | undefined): 
 }
 
 /** A request started on `c` at `time`: its sub-record made at the first one. */
-export function requestStarted(c: Connection, method: string, target: string, ctx: Context | undefined, time: number): HttpActivity {
+export function requestStarted(
+  c: Connection,
+  method: string,
+  target: string,
+  spanContext: SpanContext | undefined,
+  routeSource: RouteSource | undefined,
+  time: number,
+): HttpActivity {
   let h = c.http;
   if (h === undefined) {
     h = c.http = {
@@ -88,7 +104,9 @@ export function requestStarted(c: Connection, method: string, target: string, ct
       failed: false,
       poolIdleTimeoutMs: undefined,
       keepAliveHeader: undefined,
-      context: undefined,
+      spanContext: undefined,
+      routeSource: undefined,
+      route: undefined,
       handler: undefined,
       raced: false,
       closeReason: undefined,
@@ -104,7 +122,9 @@ export function requestStarted(c: Connection, method: string, target: string, ct
   h.inFlight = true;
   h.startedAt = time;
   h.failed = false;
-  h.context = ctx;
+  h.spanContext = spanContext;
+  h.routeSource = routeSource;
+  h.route = undefined;
   return h;
 }
 
@@ -114,6 +134,17 @@ export function requestFinished(h: HttpActivity, failed: boolean, time: number):
   h.inFlight = false;
   h.failed = failed;
   h.idleSince = time;
+  if (h.routeSource !== undefined) {
+    h.route = routeOf(h);
+    h.routeSource = undefined;
+  }
+}
+
+/** The last request's route, when an instrumentation set one: read from where it keeps it while the request is in flight. */
+export function routeOf(h: HttpActivity): string | undefined {
+  if (h.route !== undefined) return h.route;
+  const route = h.routeSource?.route;
+  return typeof route === 'string' && route !== '' ? route : undefined;
 }
 
 /** When the peer's FIN arrived, as far as the model knows: `'end'`, or the kernel's CLOSE_WAIT. */

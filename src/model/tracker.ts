@@ -5,8 +5,8 @@ import { compactStack, isRawStack, type CreationStack } from '../observe/creatio
 import { isInetFamily } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
-import type { Context } from '@opentelemetry/api';
-import type { RequestSink } from '../observe/http-requests.js';
+import type { SpanContext } from '@opentelemetry/api';
+import type { RequestSink, RouteSource } from '../observe/http-requests.js';
 import type { SocketEvent, SocketSide, SocketSink } from '../observe/socket-events.js';
 import { requestHandlerNames, type ServerView, type SocketView } from '../observe/socket-view.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
@@ -261,12 +261,12 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
   }
 
   /** A request began on a followed socket: a few field writes on the connection's HTTP sub-record. */
-  requestStarted(socket: SocketView, _side: SocketSide, method: string, target: string, ctx: Context | undefined): void {
+  requestStarted(socket: SocketView, _side: SocketSide, method: string, target: string, span: SpanContext | undefined, route: RouteSource | undefined): void {
     if (this.stopped) return;
     const c = this.recordOf(socket);
     if (c === undefined || c.socket === undefined) return;
     const time = this.now();
-    const h = requestStarted(c, method, target, ctx, time);
+    const h = requestStarted(c, method, target, span, route, time);
     if (h.reusedAfterPeerFinAt !== undefined && c.side === 'client') this.raceSeen('written_after_fin', c, time);
   }
 
@@ -295,9 +295,11 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     return this.races.since(seq);
   }
 
-  requestContext(socket: SocketView, ctx: Context): void {
+  requestSpan(socket: SocketView, span: SpanContext, route: RouteSource | undefined): void {
     const h = this.recordOf(socket)?.http;
-    if (h !== undefined && h.inFlight && h.context === undefined) h.context = ctx;
+    if (h === undefined || !h.inFlight || h.spanContext !== undefined) return;
+    h.spanContext = span;
+    h.routeSource = route;
   }
 
   socketPooled(socket: SocketView, poolIdleTimeoutMs: number | undefined, keepAliveHeader: string | undefined): void {

@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { context, createContextKey, ROOT_CONTEXT, trace, type Context, type SpanContext } from '@opentelemetry/api';
 import * as dc from 'node:diagnostics_channel';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -8,6 +8,19 @@ import type { SocketSide } from './socket-events.js';
 import type { SocketView } from './socket-view.js';
 
 /**
+ * Where the OpenTelemetry HTTP instrumentations keep a server request's route: the RPC
+ * metadata `@opentelemetry/core` puts in the request's context, whose `route` a web
+ * framework's instrumentation sets while routing (after socklife saw the request). The API
+ * makes the same key from the same description.
+ */
+const RPC_METADATA_KEY = createContextKey('OpenTelemetry SDK Context Key RPC_METADATA');
+
+/** What holds a request's route once routing set it (the RPC metadata): read when the route is wanted. */
+export interface RouteSource {
+  readonly route?: unknown;
+}
+
+/**
  * The model side of the request observer. Each call names the socket the request is on; the
  * model finds its record there (a socket it does not follow is ignored). The strings are
  * Node's own (no copy is made): the query is cut from `target` only when it is reported.
@@ -15,16 +28,17 @@ import type { SocketView } from './socket-view.js';
 export interface RequestSink {
   /**
    * A request began on `socket`: received by a server, or given a socket by a client.
-   * `context`: the OpenTelemetry context active when the application's code got it (the
-   * server span, or the span around the outgoing request), undefined when none was.
+   * `span`: the span context active when the application's code got it (the server span, or
+   * the span around the outgoing request), undefined when none was; `route`: where its route
+   * will be, when an instrumentation keeps one. Neither is copied: both are the SDK's own.
    */
-  requestStarted(socket: SocketView, side: SocketSide, method: string, target: string, context: Context | undefined): void;
+  requestStarted(socket: SocketView, side: SocketSide, method: string, target: string, span: SpanContext | undefined, route: RouteSource | undefined): void;
   /** The last request on `socket` finished (its response ended, or it failed). */
   requestFinished(socket: SocketView, failed: boolean): void;
   /** The last request on `socket` failed with `error` (undici says so before its socket closes). */
   requestFailed(socket: SocketView, error: unknown): void;
-  /** A server request started without a span in sight (socklife wraps outside the HTTP instrumentation): its context, found later. */
-  requestContext(socket: SocketView, context: Context): void;
+  /** A server request started without a span in sight (socklife wraps outside the HTTP instrumentation): its span, found later. */
+  requestSpan(socket: SocketView, span: SpanContext, route: RouteSource | undefined): void;
   /**
    * A client's pool keeps `socket` idle for the next request: the pool's own idle timeout
    * (ms, undefined when it has none) and the server's `Keep-Alive` header, as sent.
@@ -99,7 +113,8 @@ export class HttpRequestObserver {
       // Outside the instrumentation's wrapper no span was in sight at 'request'; the response ends in its context.
       if (this.outsideServerWrapper) {
         const active = context.active();
-        if (active !== ROOT_CONTEXT) sink.requestContext(socket, active);
+        const span = active === ROOT_CONTEXT ? undefined : trace.getSpanContext(active);
+        if (span !== undefined) sink.requestSpan(socket, span, routeSourceOf(active));
       }
       sink.requestFinished(socket, false);
     });
@@ -119,7 +134,8 @@ export class HttpRequestObserver {
       request[SOCKET] = socket;
       const method = typeof request.method === 'string' ? request.method : 'GET';
       const target = typeof request.path === 'string' ? request.path : '/';
-      sink.requestStarted(socket, 'client', method, target, request[CONTEXT] as Context | undefined);
+      const ctx = request[CONTEXT] as Context | undefined;
+      sink.requestStarted(socket, 'client', method, target, ctx === undefined ? undefined : trace.getSpanContext(ctx), undefined);
     });
     this.subscribe('undici:request:trailers', (m) => this.undiciEnded(m, false));
     this.subscribe('undici:request:error', (m) => this.undiciEnded(m, true));
@@ -175,7 +191,15 @@ export class HttpRequestObserver {
         try {
           const req = arguments[1] as http.IncomingMessage;
           const active = context.active();
-          sink.requestStarted(req.socket, 'server', req.method ?? 'GET', req.url ?? '/', active === ROOT_CONTEXT ? undefined : active);
+          const root = active === ROOT_CONTEXT;
+          sink.requestStarted(
+            req.socket,
+            'server',
+            req.method ?? 'GET',
+            req.url ?? '/',
+            root ? undefined : trace.getSpanContext(active),
+            root ? undefined : routeSourceOf(active),
+          );
         } catch (error) {
           sayOnce('following an HTTP request', error);
         }
@@ -198,7 +222,14 @@ export class HttpRequestObserver {
       if (enabled() && error === undefined && socket !== null && typeof socket === 'object') {
         try {
           const active = context.active();
-          sink.requestStarted(socket as SocketView, 'client', this.method, this.path, active === ROOT_CONTEXT ? undefined : active);
+          sink.requestStarted(
+            socket as SocketView,
+            'client',
+            this.method,
+            this.path,
+            active === ROOT_CONTEXT ? undefined : trace.getSpanContext(active),
+            undefined,
+          );
         } catch (e) {
           sayOnce('following an HTTP request', e);
         }
@@ -237,4 +268,10 @@ export class HttpRequestObserver {
     /* eslint-enable prefer-rest-params */
     this.agent.install('keepSocketAlive', wrapped, original);
   }
+}
+
+/** The RPC metadata of a request's context, where an instrumentation keeps its route. */
+function routeSourceOf(ctx: Context): RouteSource | undefined {
+  const metadata = ctx.getValue(RPC_METADATA_KEY);
+  return typeof metadata === 'object' && metadata !== null ? (metadata as RouteSource) : undefined;
 }

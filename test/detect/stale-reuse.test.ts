@@ -16,7 +16,7 @@ function detect(detector: StaleReuseDetector, m: Model) {
 /** A pooled client connection that carried one request and sat idle `IDLE_MS`. */
 function pooled(m: Model = model(), options: { poolTimeoutMs?: number; hint?: string } = {}) {
   const f = clientEstablished(m);
-  f.tracker.requestStarted(f.socket, 'client', 'GET', '/items/7?user=42', undefined);
+  f.tracker.requestStarted(f.socket, 'client', 'GET', '/items/7?user=42', undefined, undefined);
   f.clock.advance(5);
   f.tracker.socketPooled(f.socket, options.poolTimeoutMs, options.hint);
   f.clock.advance(IDLE_MS);
@@ -30,7 +30,7 @@ describe('StaleReuseDetector', () => {
     f.clock.time = finAt;
     f.tracker.socketEvent(f.socket, { type: 'end' });
     f.clock.advance(500);
-    f.tracker.requestStarted(f.socket, 'client', 'GET', '/items/8', undefined);
+    f.tracker.requestStarted(f.socket, 'client', 'GET', '/items/8', undefined, undefined);
     f.clock.advance(50);
     const [finding, more] = detect(new StaleReuseDetector(), f);
     expect(more).toBeUndefined();
@@ -65,7 +65,7 @@ describe('StaleReuseDetector', () => {
 
   it('reports a request that failed with a reset on a reused connection, once per connection', () => {
     const f = pooled();
-    f.tracker.requestStarted(f.socket, 'client', 'GET', '/', undefined);
+    f.tracker.requestStarted(f.socket, 'client', 'GET', '/', undefined, undefined);
     f.clock.advance(2);
     f.tracker.socketEvent(f.socket, { type: 'close', error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
     const detector = new StaleReuseDetector();
@@ -77,7 +77,7 @@ describe('StaleReuseDetector', () => {
 
   it('reports the peer closing under a request on a reused connection ("socket hang up")', () => {
     const f = pooled();
-    f.tracker.requestStarted(f.socket, 'client', 'GET', '/', undefined);
+    f.tracker.requestStarted(f.socket, 'client', 'GET', '/', undefined, undefined);
     f.clock.advance(1);
     f.tracker.socketEvent(f.socket, { type: 'end' });
     f.tracker.socketEvent(f.socket, { type: 'destroy_called', reset: false });
@@ -90,10 +90,10 @@ describe('StaleReuseDetector', () => {
   it('reports nothing for a first request that fails, or a reused request that succeeds', () => {
     const m = model();
     const first = clientEstablished(m);
-    first.tracker.requestStarted(first.socket, 'client', 'GET', '/', undefined);
+    first.tracker.requestStarted(first.socket, 'client', 'GET', '/', undefined, undefined);
     first.tracker.socketEvent(first.socket, { type: 'close', error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
     const second = pooled(m);
-    second.tracker.requestStarted(second.socket, 'client', 'GET', '/', undefined);
+    second.tracker.requestStarted(second.socket, 'client', 'GET', '/', undefined, undefined);
     second.tracker.requestFinished(second.socket, false);
     expect(detect(new StaleReuseDetector(), m)).toEqual([]);
   });
@@ -106,10 +106,10 @@ describe('StaleReuseDetector', () => {
       m.tracker.socketOpened(socket, 'client', undefined);
       m.tracker.socketEvent(socket, { type: 'connect_called', host: '127.0.0.1', port: SERVER_PORT });
       m.tracker.socketEvent(socket, { type: 'connect' });
-      m.tracker.requestStarted(socket, 'client', 'GET', '/', undefined);
+      m.tracker.requestStarted(socket, 'client', 'GET', '/', undefined, undefined);
       m.tracker.socketPooled(socket, undefined, undefined);
       m.clock.advance(IDLE_MS);
-      m.tracker.requestStarted(socket, 'client', 'GET', '/', undefined);
+      m.tracker.requestStarted(socket, 'client', 'GET', '/', undefined, undefined);
       m.tracker.socketEvent(socket, { type: 'close', error: Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }) });
     }
     expect(detect(detector, m)).toHaveLength(1);

@@ -60,6 +60,12 @@ describe.skipIf(skipWithReason(missingTool('ss')))('a server leak joined to the 
     expect(JSON.parse(logged ?? '{}')).toMatchObject({ link: { traceId: TRACE_ID, spanId: handler.spanId }, attributes: { 'url.path': '/uploads/batch' } });
   });
 
+  it('names the route an instrumentation set while routing, in place of the path', async () => {
+    const { leak } = await leakOneRequest('socklife-first', '/orders/42?expand=1');
+    expect(leak.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/orders/:id' });
+    expect(leak.attributes['url.path']).toBeUndefined();
+  });
+
   it('names the request, with no link, when the instrumentation patched http first and the request is never answered', async () => {
     const { handler, leak } = await leakOneRequest('instrumentation-first');
     expect(handler.traceId).toBe(TRACE_ID);

@@ -53,6 +53,12 @@ if (order !== 'socklife-first') socklife = startSocklife();
 function neverAnswers(req, res) {
   const span = trace.getActiveSpan();
   print({ handler: { method: req.method, url: req.url, traceId: span?.spanContext().traceId, spanId: span?.spanContext().spanId } });
+  if (req.url.startsWith('/orders/')) {
+    // What a web framework's instrumentation does while routing: the route goes in the RPC metadata.
+    const { getRPCMetadata } = require('@opentelemetry/core');
+    const metadata = getRPCMetadata(context.active());
+    if (metadata !== undefined) metadata.route = '/orders/:id';
+  }
   if (req.url.startsWith('/answered')) {
     // Answered, then the connection is no longer read: the client's FIN waits unread (not_read_to_eof).
     res.end('ok', () => req.socket.pause());
