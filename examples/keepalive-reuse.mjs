@@ -12,7 +12,8 @@
 // request goes out first: over a real network when it crosses the FIN in flight; here because
 // the client's event loop is blocked until the server has closed and socklife doctor has
 // looked. The request is then written on a connection the server has closed, and fails with
-// ECONNRESET ("socket hang up"). Exits by itself.
+// ECONNRESET ("socket hang up"). socklife in the client reports it as a keep-alive race
+// (a tcp.keepalive.stale_reuse span), with what to do. Exits by itself.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, readSync } from 'node:fs';
