@@ -154,10 +154,13 @@ function peerFinTime(c: Connection): number | undefined {
   return c.state === TcpState.CloseWait ? c.stateSince : undefined;
 }
 
-/** The path of a request target: the query and fragment left out. */
+/** The path of a request target (origin form, or the absolute form a proxy gets): the query and fragment left out. */
 export function pathOf(target: string): string {
-  const end = target.search(/[?#]/);
-  return end === -1 ? target : target.slice(0, end);
+  let path = target;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(path);
+  if (scheme !== null) path = path.slice(scheme[0].length) || '/';
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end) || '/';
 }
 
 /** The idle timeout a server announced in `Keep-Alive: timeout=N` (ms), when it did. */

@@ -134,6 +134,8 @@ describe('the model follows the HTTP requests of a connection', () => {
     expect(pathOf('/a/b?c=d#e')).toBe('/a/b');
     expect(pathOf('/a#x')).toBe('/a');
     expect(pathOf('/plain')).toBe('/plain');
+    expect(pathOf('http://example.test:8080/a?b')).toBe('/a');
+    expect(pathOf('http://example.test?b')).toBe('/');
     expect(keepAliveHintMs('timeout=2')).toBe(2000);
     expect(keepAliveHintMs('max=5, timeout=30')).toBe(30000);
     expect(keepAliveHintMs('max=5')).toBeUndefined();
