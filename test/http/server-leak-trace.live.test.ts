@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JsonLinesChild } from '../support/json-lines-child.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { waitFor } from '../support/telemetry.js';
 
 const ROOT = join(__dirname, '..', '..');
 const PROGRAM = join(__dirname, '..', 'programs', 'http-traced-leak.cjs');
@@ -56,8 +57,9 @@ describe.skipIf(skipWithReason(missingTool('ss')))('a server leak joined to the 
       'tcp.close_wait.cause': 'end_not_called',
     });
     // The JSON log says the same, with the link.
-    const logged = child.stderr.split('\n').find((l) => l.includes('"close_wait_leak"'));
-    expect(JSON.parse(logged ?? '{}')).toMatchObject({ link: { traceId: TRACE_ID, spanId: handler.spanId }, attributes: { 'url.path': '/uploads/batch' } });
+    // Written to stderr right after the span goes to stdout: it may come a little later.
+    const logged = await waitFor(() => child.stderr.split('\n').find((l) => l.includes('"close_wait_leak"')), 5000, 'the JSON line');
+    expect(JSON.parse(logged)).toMatchObject({ link: { traceId: TRACE_ID, spanId: handler.spanId }, attributes: { 'url.path': '/uploads/batch' } });
   });
 
   it('names the route an instrumentation set while routing, in place of the path', async () => {
