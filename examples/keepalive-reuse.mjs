@@ -12,7 +12,8 @@
 // request goes out first: over a real network when it crosses the FIN in flight; here because
 // the client's event loop is blocked until the server has closed and socklife doctor has
 // looked. The request is then written on a connection the server has closed, and fails with
-// ECONNRESET ("socket hang up"). Exits by itself.
+// ECONNRESET ("socket hang up"). socklife in the client reports it as a keep-alive race
+// (a tcp.keepalive.stale_reuse span), with what to do. Exits by itself.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, readSync } from 'node:fs';
@@ -27,21 +28,31 @@ if (process.argv[2] === 'client') {
   const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { instrument } = await import('socklife');
 
-  // socklife in code, every connection a span; this exporter prints each one's TCP states.
+  // socklife in code, every connection a span; this exporter prints each one's TCP states,
+  // and the keep-alive race socklife finds.
   const printStates = {
     export(spans, done) {
-      for (const span of spans.filter((s) => s.name === 'tcp.connection')) {
-        const states = span.events.map((e) => e.attributes['network.connection.state']);
-        console.log(
-          `[socklife] connection from port ${span.attributes['network.local.port']}: ${states.join(' -> ')} (${span.attributes['tcp.close.reason']})`,
-        );
+      for (const span of spans) {
+        const a = span.attributes;
+        if (span.name === 'tcp.connection') {
+          const states = span.events.map((e) => e.attributes['network.connection.state']);
+          const how = a['error.type'] === undefined ? '' : `, ${a['error.type']}`;
+          console.log(`[socklife] connection from port ${a['network.local.port']}: ${states.join(' -> ')} (${a['tcp.close.reason']}${how})`);
+        } else if (span.name === 'tcp.keepalive.stale_reuse') {
+          console.log(
+            `[socklife] KEEP-ALIVE RACE towards ${a['server.address']}:${a['server.port']}: ${a['http.request.method']} ${a['url.path']}, ` +
+              `request ${a['tcp.connection.requests']} on the connection, ${a['tcp.keepalive.race']} after ${a['tcp.keepalive.idle_ms']} ms idle ` +
+              `(server's FIN seen ${a['tcp.keepalive.peer_fin']}${a['error.type'] === undefined ? '' : `, ${a['error.type']}`})`,
+          );
+          console.log(`[socklife]   ${span.status.message}`);
+        }
       }
       done({ code: 0 });
     },
     shutdown: async () => {},
   };
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(printStates)] });
-  const socklife = instrument({ spans: 'all', tracerProvider });
+  const socklife = instrument({ spans: 'all', tracerProvider, pollIntervalMs: 100 });
 
   const port = Number(process.argv[3]);
   const get = (agent, retry = false) =>
@@ -76,7 +87,7 @@ if (process.argv[2] === 'client') {
   const second = await Promise.all(clients.map((c) => get(c.agent, c.retry)));
   clients.forEach((c, i) => console.log(`[client] ${c.name}  GET #2: ${second[i]}`));
   for (const c of clients) c.agent.destroy();
-  setTimeout(() => socklife.stop(), 100);
+  setTimeout(() => socklife.stop(), 300); // a poll or two: the race is reported
 } else {
   const server = http.createServer((req, res) => {
     res.setHeader('Connection', 'keep-alive'); // set by hand: Node then sends no Keep-Alive hint

@@ -21,6 +21,17 @@ function where(a) {
   return `${fn}(${file}:${a['code.line.number']})`;
 }
 
+/** The last HTTP request the connection carried, when it carried one: what the code was doing with it. */
+function request(a, links) {
+  if (a['http.request.method'] === undefined) return [];
+  const count = a['tcp.connection.requests'];
+  const lines = [`  request: ${a['http.request.method']} ${a['http.route'] ?? a['url.path'] ?? '(path redacted)'} (request ${count} on this connection)`];
+  if (a['nodejs.http.request_handler'] !== undefined) lines.push(`  handled by: ${a['nodejs.http.request_handler']}`);
+  const link = links?.[0]?.context;
+  if (link !== undefined) lines.push(`  request's span: trace ${link.traceId}, span ${link.spanId}`);
+  return lines;
+}
+
 export class ReadableLeakExporter {
   leaks = 0;
 
@@ -36,6 +47,7 @@ export class ReadableLeakExporter {
             `  stuck in CLOSE_WAIT for ${seconds.toFixed(1)} s (seen by: ${a['tcp.state.source'] === 'kernel' ? 'the kernel' : 'socket events'})`,
             `  cause: ${a['tcp.close_wait.cause']}: ${CAUSES[a['tcp.close_wait.cause']] ?? ''}`,
             `  unread: ${bytes(a['tcp.close_wait.unread_bytes.kernel'])} in the kernel, ${bytes(a['tcp.close_wait.unread_bytes.node'])} in Node's buffer (stream ${a['nodejs.stream.read_mode']})`,
+            ...request(a, span.links),
             `  socket made by: ${where(a)}`,
             `  stack:\n${String(a['code.stacktrace'] ?? '')
               .split('\n')

@@ -1,6 +1,6 @@
 // Talks to the upload server from a separate process: one good upload, one empty upload and
-// one upload for a busy tenant. Each client half-closes (FIN) after sending, as upload
-// clients do, and prints what came back.
+// one upload for a busy tenant. Each client POSTs its file, half-closes (FIN) once it is sent,
+// as upload clients do, and prints the answer's body.
 import net from 'node:net';
 
 const port = Number(process.argv[2]);
@@ -9,7 +9,8 @@ const WAIT_MS = 1500;
 function upload(label, tenant, body) {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => {
-      socket.end(Buffer.concat([Buffer.from(tenant.padEnd(8, ' '), 'latin1'), body]));
+      const head = `POST /uploads/${tenant} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${body.length}\r\n\r\n`;
+      socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
     });
     let answer = '';
     socket.setEncoding('utf8');
@@ -18,7 +19,8 @@ function upload(label, tenant, body) {
     const timer = setTimeout(() => resolve(`${label}: no answer after ${WAIT_MS} ms`), WAIT_MS);
     socket.on('end', () => {
       clearTimeout(timer);
-      resolve(`${label}: ${answer.trim()}`);
+      // The answer's body: what follows the blank line after the headers.
+      resolve(`${label}: ${answer.slice(answer.indexOf('\r\n\r\n') + 4).trim()}`);
     });
   });
 }

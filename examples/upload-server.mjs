@@ -1,49 +1,50 @@
-// A small upload service with two real CLOSE_WAIT bugs. Clients send a file and half-close
-// (FIN); the server stores it and answers. Run it under socklife to see both leaks:
+// A small HTTP upload service with two real CLOSE_WAIT bugs. Clients POST a file to
+// /uploads/<tenant> and half-close (FIN) once it is sent; the server stores it and answers.
+// Run it under socklife to see both leaks, each named by its request:
 //   node --import ./examples/telemetry.mjs --import socklife/register examples/upload-server.mjs
-import net from 'node:net';
+import http from 'node:http';
 
 // Uploads are stored whole: this demo has no size limit.
 const busyTenants = new Set(['batch']);
 
-function handleUpload(socket) {
+function storeUpload(req, res) {
   const chunks = [];
   let size = 0;
-  socket.on('data', (chunk) => {
+  req.on('data', (chunk) => {
     size += chunk.length;
     chunks.push(chunk);
   });
-  socket.on('end', () => {
+  req.on('end', () => {
     if (size === 0) {
-      // BUG 1: an empty upload is rejected... and the socket is never ended. With
-      // allowHalfOpen the write side stays open, so the connection sits in CLOSE_WAIT.
+      // BUG 1: an empty upload is rejected... and never answered. The client has half-closed
+      // and the server keeps its side open for the answer, so the connection sits in CLOSE_WAIT.
       console.error('[upload-server] rejected an empty upload');
       return;
     }
-    socket.end(`stored ${size} bytes\n`);
+    const answer = `stored ${size} bytes\n`;
+    res.writeHead(201, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(answer) }).end(answer);
   });
 }
 
-function handleTenant(socket, tenant) {
-  if (busyTenants.has(tenant)) {
-    // BUG 2: back-pressure for a busy tenant pauses the socket "until a slot frees up" —
-    // but nothing ever resumes it. The client's data and FIN wait unread in the kernel.
-    socket.pause();
+function handleUpload(req, res) {
+  const tenant = /^\/uploads\/([\w-]+)$/.exec(req.url ?? '')?.[1];
+  if (req.method !== 'POST' || tenant === undefined) {
+    res.writeHead(404).end();
     return;
   }
-  handleUpload(socket);
+  if (busyTenants.has(tenant)) {
+    // BUG 2: back-pressure for a busy tenant pauses the request "until a slot frees up" —
+    // but nothing ever resumes it. The client's data and FIN wait unread in the kernel.
+    req.pause();
+    return;
+  }
+  storeUpload(req, res);
 }
 
 export function startUploadServer(port = 0) {
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    socket.once('readable', () => {
-      const header = socket.read(8);
-      if (header === null) return;
-      const tenant = header.toString('latin1').trim();
-      handleTenant(socket, tenant);
-      if (!busyTenants.has(tenant)) socket.resume();
-    });
-  });
+  const server = http.createServer(handleUpload);
+  // Upload clients half-close once the file is sent: keep our side open to answer them.
+  server.httpAllowHalfOpen = true;
   server.listen(port, '127.0.0.1', () => {
     console.log(`listening on ${server.address().port}`);
   });

@@ -29,6 +29,7 @@ const ENV_OPTIONS = [
   'captureStacks',
   'autoInstrument',
   'redactPeerAddresses',
+  'redactUrlPaths',
 ] as const satisfies readonly (keyof typeof OPTION_RULES & keyof SocklifeOptions)[];
 
 type EnvOption = (typeof ENV_OPTIONS)[number];

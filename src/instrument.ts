@@ -12,6 +12,7 @@ import { isClusterWorker } from './observe/cluster-worker.js';
 import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';
 import { KernelReader } from './observe/kernel/kernel-reader.js';
 import { kernelSourcesFor } from './observe/kernel/sources.js';
+import { HttpRequestObserver } from './observe/http-requests.js';
 import { NodeSocketObserver } from './observe/node-sockets.js';
 import { DetectorObservers } from './poll/observers.js';
 import { Poller } from './poll/poller.js';
@@ -57,6 +58,8 @@ function detectorsFor(options: ResolvedOptions, parts: DetectorParts): Detector[
 class Socklife implements RunningInstrumentation {
   readonly options: ResolvedOptions;
   private readonly observer: NodeSocketObserver;
+  /** The HTTP requests on the followed connections. */
+  private readonly requests: HttpRequestObserver;
   private readonly tracker: ConnectionTracker;
   private readonly listeners = new ListeningSockets();
   private readonly providers: Providers;
@@ -86,6 +89,7 @@ class Socklife implements RunningInstrumentation {
       spans: options.spans,
       slowHandshakeMs: options.slowHandshakeMs,
       redactPeerAddresses: options.redactPeerAddresses,
+      redactUrlPaths: options.redactUrlPaths,
       stateCounts: () => this.tracker.stateCounts(),
     });
     // The span policy tells the model what to record; the model tells the reporter what happened.
@@ -104,9 +108,10 @@ class Socklife implements RunningInstrumentation {
         this.tracker.serverListening(server);
       },
     );
+    this.requests = new HttpRequestObserver(this.tracker);
     this.reader = new KernelReader(kernelSourcesFor(options.source));
-    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses);
-    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses);
+    this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses, options.redactUrlPaths);
+    const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses, options.redactUrlPaths);
     const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
     const measurements = new MeasurementMetrics(this.providers, options.redactPeerAddresses);
     const detectors = detectorsFor(options, { stalls: this.stalls, measurements });
@@ -125,6 +130,7 @@ class Socklife implements RunningInstrumentation {
       },
     });
     this.observer.enable();
+    this.requests.enable();
     this.poller.start();
   }
 
@@ -165,6 +171,7 @@ class Socklife implements RunningInstrumentation {
     this.reader.stop();
     this.observers.stop();
     this.observer.disable();
+    this.requests.disable();
     this.tracker.stop();
     this.listeners.clear();
     this.providers.stop();

@@ -61,6 +61,7 @@ export const OPTION_RULES = {
   captureStacks: { kind: 'boolean' },
   autoInstrument: { kind: 'boolean' },
   redactPeerAddresses: { kind: 'boolean' },
+  redactUrlPaths: { kind: 'boolean' },
   pid: { kind: 'integer', min: 1, max: MAX_PID },
   port: { kind: 'integer', min: 1, max: 65535 },
   intervalMs: { kind: 'integer', min: 100, max: MAX_INTERVAL_MS, unit: 'milliseconds' },
@@ -83,6 +84,7 @@ export const OPTION_DEFAULTS = Object.freeze({
     captureStacks: true,
     autoInstrument: true,
     redactPeerAddresses: false,
+    redactUrlPaths: false,
   },
   cli: {
     closeWaitThresholdMs: SNAPSHOT_THRESHOLDS.closeWaitMs,

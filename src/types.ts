@@ -52,6 +52,11 @@ export interface SocklifeOptions {
    * Ports stay. Default false.
    */
   redactPeerAddresses?: boolean;
+  /**
+   * Leave request paths out of spans and the JSON log: `url.path` is not set on any span of a
+   * connection that carried HTTP requests (`http.route`, a template, stays). Default false.
+   */
+  redactUrlPaths?: boolean;
   /** Tracer provider for spans. Default: the global one (`@opentelemetry/api` `trace`). Not settable from the environment. */
   tracerProvider?: TracerProvider;
   /** Meter provider for metrics. Default: the global one (`@opentelemetry/api` `metrics`). Not settable from the environment. */
@@ -72,6 +77,7 @@ export interface ResolvedOptions {
   readonly captureStacks: boolean;
   readonly autoInstrument: boolean;
   readonly redactPeerAddresses: boolean;
+  readonly redactUrlPaths: boolean;
   readonly tracerProvider: TracerProvider | undefined;
   readonly meterProvider: MeterProvider | undefined;
 }

@@ -43,10 +43,11 @@ describe('options from the environment', () => {
         SOCKLIFE_SOURCE: 'PROC',
         SOCKLIFE_CAPTURE_STACKS: 'false',
         SOCKLIFE_AUTO_INSTRUMENT: '1',
+        SOCKLIFE_REDACT_URL_PATHS: 'true',
       },
       (m) => warnings.push(m),
     );
-    expect(options).toEqual({ pollIntervalMs: 250, closeWaitThresholdMs: 0, source: 'proc', captureStacks: false, autoInstrument: true });
+    expect(options).toEqual({ pollIntervalMs: 250, closeWaitThresholdMs: 0, source: 'proc', captureStacks: false, autoInstrument: true, redactUrlPaths: true });
     expect(warnings).toEqual([]);
   });
 

@@ -15,6 +15,10 @@ describe.skipIf(skipWithReason(missingTool('ss')))('npm run demo', () => {
     expect(out).toMatch(/cause: end_not_called/);
     expect(out).toMatch(/cause: not_read_to_eof/);
     expect(out).toMatch(/socket made by: startUploadServer \(examples\/upload-server\.mjs:\d+\)/);
+    // Each leak names the request its connection carried, and the handler that got it.
+    expect(out).toMatch(/request: POST \/uploads\/web \(request 1 on this connection\)/);
+    expect(out).toMatch(/request: POST \/uploads\/batch \(request 1 on this connection\)/);
+    expect(out).toMatch(/handled by: handleUpload/);
     expect(out).toMatch(/\[client\] good upload \(web, 10 KiB\): stored 10240 bytes/);
     expect(out).toMatch(/socklife found 2 CLOSE_WAIT leaks/);
   });

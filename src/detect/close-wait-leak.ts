@@ -60,6 +60,7 @@ export class CloseWaitLeakDetector implements Detector {
       if (leak === undefined) continue;
       // Named by its endpoints in the report: asked for now, while the socket can still say them.
       model.endpointsOf(c);
+      model.requestHandlerOf(c);
       this.reported.add(c);
       leaks.push(leak);
     }

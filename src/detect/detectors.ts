@@ -6,6 +6,7 @@ import { HalfCloseStuckDetector } from './half-close-stuck.js';
 import { ListenPressureDetector } from './listen-pressure.js';
 import type { MeasurementSink } from './measurement.js';
 import type { KernelSnapshot, SnapshotFinding } from './snapshot.js';
+import { StaleReuseDetector } from './stale-reuse.js';
 import { TimeWaitDetector } from './time-wait.js';
 
 /** What the detectors are made with: their thresholds, and what the engine passes in. */
@@ -36,6 +37,7 @@ export function makeDetectors(settings: DetectorSettings): Detector[] {
       stalls,
       measurements,
     }),
+    new StaleReuseDetector(),
   ];
 }
 

@@ -58,6 +58,7 @@ export class HalfCloseStuckDetector implements Detector {
         if (c.local === undefined && lookups < MAX_ENDPOINT_LOOKUPS) {
           lookups += 1;
           model.endpointsOf(c);
+          model.requestHandlerOf(c);
         }
         candidates.push(c);
       }

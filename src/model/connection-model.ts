@@ -1,6 +1,7 @@
 import type { KernelQuery } from '../observe/kernel/source.js';
 import type { TcpState } from '../tcp-states.js';
 import type { Connection } from './connection.js';
+import type { KeepAliveRace } from './keepalive-races.js';
 import type { ConnectionEndpoint } from '../observe/endpoints.js';
 
 /** What detectors read of the model: live connections, by state, with endpoints on demand. */
@@ -13,6 +14,13 @@ export interface ConnectionModel {
    * system calls, once, and keeps them on its record). Undefined when they cannot be known.
    */
   endpointsOf(c: Connection): { readonly local: ConnectionEndpoint; readonly peer: ConnectionEndpoint } | undefined;
+  /**
+   * A server connection that carried HTTP requests: its server's request handlers by name,
+   * learned once (while the socket is open) and kept on its record. Undefined otherwise.
+   */
+  requestHandlerOf(c: Connection): string | undefined;
+  /** The keep-alive races seen on reused client connections after sequence number `seq`, oldest first (bounded). */
+  keepAliveRacesSince(seq: number): readonly KeepAliveRace[];
   /** The kernel query for this process's connections in `states`: its servers' ports and its clients' target ports. */
   portsQuery(states: readonly TcpState[]): KernelQuery | undefined;
   /**

@@ -5,6 +5,7 @@ import type { KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketSide } from '../observe/socket-events.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import type { SocketView } from '../observe/socket-view.js';
+import type { HttpActivity } from './http-activity.js';
 
 export type { ConnectionEndpoint } from '../observe/endpoints.js';
 
@@ -107,6 +108,8 @@ export interface Connection {
   kernel: KernelView | undefined;
   /** Consecutive polls that saw this connection in CLOSE_WAIT. */
   kernelCloseWaitPolls: number;
+  /** The HTTP requests it carried, from the first one on; undefined for a connection that carried none. */
+  http: HttpActivity | undefined;
 }
 
 /**
@@ -153,6 +156,7 @@ export function newConnection(id: number, side: SocketSide, time: number, creati
     bytesWritten: 0,
     kernel: undefined,
     kernelCloseWaitPolls: 0,
+    http: undefined,
   };
 }
 

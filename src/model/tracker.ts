@@ -5,13 +5,17 @@ import { compactStack, isRawStack, type CreationStack } from '../observe/creatio
 import { isInetFamily } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
+import type { SpanContext } from '@opentelemetry/api';
+import type { RequestSink, RouteSource } from '../observe/http-requests.js';
 import type { SocketEvent, SocketSide, SocketSink } from '../observe/socket-events.js';
-import type { ServerView, SocketView } from '../observe/socket-view.js';
+import { requestHandlerNames, type ServerView, type SocketView } from '../observe/socket-view.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import { AfterCloseFollower } from './after-close.js';
 import { newConnection, openingState, type Connection, type ConnectionEndpoint, type StateChange } from './connection.js';
 import type { ConnectionModel } from './connection-model.js';
 import { EndpointLearning } from './endpoint-learning.js';
+import { httpClientCloseReason, requestFinished, requestStarted } from './http-activity.js';
+import { KeepAliveRaces, lostKeepAliveRace, type KeepAliveRace, type KeepAliveRaceKind } from './keepalive-races.js';
 import { closeReasonOf, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
 import { KernelRowApplier } from './kernel-rows.js';
 import type { ConnectionListener } from './listener.js';
@@ -29,7 +33,7 @@ export type { ConnectionModel } from './connection-model.js';
  * follow-up and stack compaction are parts it owns (one module each); only they and it
  * write a record.
  */
-export class ConnectionTracker implements SocketSink, ConnectionModel {
+export class ConnectionTracker implements SocketSink, RequestSink, ConnectionModel {
   /**
    * Where a socket's record is kept: a property of the socket under this tracker's own
    * symbol, not a WeakMap entry. Setting a WeakMap entry whose key is a new socket takes
@@ -45,6 +49,8 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
   /** What the last `kernelNeed()` asked for the after-close follow-up, until its rows come. */
   private afterCloseAsked: KernelQuery | undefined;
   private readonly compaction: StackCompaction;
+  /** Keep-alive races seen on reused client connections, for the detector to read. */
+  private readonly races = new KeepAliveRaces();
   private nextId = 1;
   private stopped = false;
 
@@ -99,6 +105,13 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     return c.local === undefined || c.peer === undefined ? undefined : { local: c.local, peer: c.peer };
   }
 
+  requestHandlerOf(c: Connection): string | undefined {
+    const h = c.http;
+    if (h === undefined || c.side !== 'server') return undefined;
+    if (h.handler === undefined && c.socket !== undefined) h.handler = requestHandlerNames(c.socket);
+    return h.handler;
+  }
+
   /** How many closed connections the model follows in the kernel. */
   get followedAfterClose(): number {
     return this.afterClose.size;
@@ -139,6 +152,7 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
       (c.socket as RecordHolder)[this.recordKey] = undefined;
     }
     this.index.clear();
+    this.races.clear();
     this.afterClose.clear();
     this.afterCloseAsked = undefined;
     return sockets;
@@ -246,6 +260,56 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     }
   }
 
+  /** A request began on a followed socket: a few field writes on the connection's HTTP sub-record. */
+  requestStarted(socket: SocketView, _side: SocketSide, method: string, target: string, span: SpanContext | undefined, route: RouteSource | undefined): void {
+    if (this.stopped) return;
+    const c = this.recordOf(socket);
+    if (c === undefined || c.socket === undefined) return;
+    const time = this.now();
+    const h = requestStarted(c, method, target, span, route, time);
+    if (h.reusedAfterPeerFinAt !== undefined && c.side === 'client') this.raceSeen('written_after_fin', c, time);
+  }
+
+  requestFinished(socket: SocketView, failed: boolean): void {
+    const h = this.recordOf(socket)?.http;
+    if (h !== undefined && !this.stopped) requestFinished(h, failed, this.now());
+  }
+
+  requestFailed(socket: SocketView, error: unknown): void {
+    const c = this.recordOf(socket);
+    const h = c?.http;
+    if (c === undefined || h === undefined || this.stopped || !h.inFlight) return;
+    const time = this.now();
+    if (lostKeepAliveRace(c, error)) this.raceSeen('failed_on_reuse', c, time, error);
+    requestFinished(h, true, time);
+  }
+
+  /** A race on a client connection: kept for the detector, with the endpoints read while the socket can say them. */
+  private raceSeen(kind: KeepAliveRaceKind, c: Connection, time: number, error?: unknown): void {
+    this.endpoints.learn(c);
+    if (c.http !== undefined) c.http.raced = true;
+    this.races.add(kind, c, time, error);
+  }
+
+  keepAliveRacesSince(seq: number): readonly KeepAliveRace[] {
+    return this.races.since(seq);
+  }
+
+  requestSpan(socket: SocketView, span: SpanContext, route: RouteSource | undefined): void {
+    const h = this.recordOf(socket)?.http;
+    if (h === undefined || !h.inFlight || h.spanContext !== undefined) return;
+    h.spanContext = span;
+    h.routeSource = route;
+  }
+
+  socketPooled(socket: SocketView, poolIdleTimeoutMs: number | undefined, keepAliveHeader: string | undefined): void {
+    const h = this.recordOf(socket)?.http;
+    if (h === undefined || this.stopped) return;
+    h.poolIdleTimeoutMs = poolIdleTimeoutMs;
+    h.keepAliveHeader = keepAliveHeader;
+    requestFinished(h, false, this.now());
+  }
+
   private setFilterPort(c: Connection, port: number | undefined): void {
     if (port === undefined || c.filterPort !== undefined) return;
     c.filterPort = port;
@@ -284,6 +348,13 @@ export class ConnectionTracker implements SocketSink, ConnectionModel {
     c.bytesRead = socket.bytesRead;
     c.bytesWritten = socket.bytesWritten;
     c.closeReason = closeReasonOf(c, error);
+    const h = c.http;
+    if (h !== undefined) {
+      if (h.inFlight && lostKeepAliveRace(c, error)) this.raceSeen('failed_on_reuse', c, time, error);
+      h.closeReason = httpClientCloseReason(c, error);
+      // A request still in flight when its connection closed never got its end: it failed.
+      requestFinished(h, true, time);
+    }
     // Out of the live indexes first: CLOSED is then not added to a state set only to leave it.
     this.index.remove(c);
     // Node has let go. The kernel may keep the socket (TIME_WAIT, an orphan): the after-close

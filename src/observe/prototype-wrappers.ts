@@ -5,10 +5,10 @@ export type SocketMethod = (...args: unknown[]) => unknown;
 export type SocketPrototype = Record<PatchedMethod, SocketMethod>;
 
 /** What a wrapper calls through to: the prototype's own method, or the parent prototype's, looked up at each call. */
-export interface CallTarget {
+export interface CallTarget<M extends string = PatchedMethod> {
   readonly original: SocketMethod;
   readonly hadOwn: boolean;
-  readonly parent: SocketPrototype;
+  readonly parent: Record<M, SocketMethod>;
 }
 
 const SOCKLIFE_WRAPPED = Symbol.for('socklife.wrapped');
@@ -18,10 +18,10 @@ const SOCKLIFE_WRAPPED = Symbol.for('socklife.wrapped');
  * wrapped, marks each wrapper, and on `restore()` leaves alone a method someone else wrapped
  * over socklife's (that wrapper turns into a pass-through instead).
  */
-export class PrototypeWrappers {
-  private readonly originals = new Map<PatchedMethod, unknown>();
+export class PrototypeWrappers<M extends string = PatchedMethod> {
+  private readonly originals = new Map<M, unknown>();
 
-  constructor(private readonly proto: SocketPrototype) {}
+  constructor(private readonly proto: Record<M, SocketMethod>) {}
 
   /**
    * What a wrapper of `method` calls through to, recorded for `restore`: the prototype's own
@@ -29,16 +29,16 @@ export class PrototypeWrappers {
    * wrapper looks up again at each call, so that a library wrapping it there later
    * (EventEmitter, Writable) still sees the sockets' calls.
    */
-  callTarget(method: PatchedMethod): CallTarget | undefined {
+  callTarget(method: M): CallTarget<M> | undefined {
     const original = this.proto[method];
     if (typeof original !== 'function') return undefined;
     const hadOwn = Object.prototype.hasOwnProperty.call(this.proto, method);
     this.originals.set(method, hadOwn ? original : undefined);
-    return { original, hadOwn, parent: Object.getPrototypeOf(this.proto) as SocketPrototype };
+    return { original, hadOwn, parent: Object.getPrototypeOf(this.proto) as Record<M, SocketMethod> };
   }
 
   /** Puts socklife's wrapper in place, marked with what it wraps (`restore` looks for the mark). */
-  install(method: PatchedMethod, wrapped: SocketMethod, original: SocketMethod): void {
+  install(method: M, wrapped: SocketMethod, original: SocketMethod): void {
     Object.defineProperty(wrapped, SOCKLIFE_WRAPPED, { value: original });
     this.proto[method] = wrapped;
   }

@@ -24,6 +24,19 @@ export interface ServerView {
   address(): { port?: unknown; address?: unknown } | string | null;
 }
 
+/**
+ * The request handlers of the HTTP server that accepted a socket, by function name (an
+ * anonymous one as `(anonymous)`): JavaScript can read a function's name, not its file and
+ * line. Undefined when the socket has no such server or it has no `'request'` listener.
+ */
+export function requestHandlerNames(socket: SocketView): string | undefined {
+  const server = (socket as SocketView & { server?: { listeners?: unknown } | null }).server;
+  if (server === undefined || server === null || typeof server.listeners !== 'function') return undefined;
+  const listeners: unknown = (server.listeners as (event: string) => unknown).call(server, 'request');
+  if (!Array.isArray(listeners) || listeners.length === 0) return undefined;
+  return listeners.map((l: unknown) => (typeof l === 'function' && l.name !== '' ? l.name : '(anonymous)')).join(', ');
+}
+
 /** The server that accepted a socket, when Node recorded one (`socket.server`). */
 export function serverOf(socket: SocketView): ServerView | undefined {
   const server = (socket as SocketView & { server?: { address?: unknown } | null }).server;

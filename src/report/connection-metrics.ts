@@ -1,5 +1,6 @@
 import type { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import type { CloseReason, Connection } from '../model/connection.js';
+import type { HttpCloseReason } from '../model/http-activity.js';
 import type { TcpState } from '../tcp-states.js';
 import { ATTR, errorType } from './attributes.js';
 import type { Providers } from './providers.js';
@@ -38,7 +39,7 @@ export class ConnectionMetrics {
 
   /** A connection closed at `end`. */
   connectionClosed(c: Connection, end: number): void {
-    this.connectionDuration?.record(Math.max(0, end - c.createdAt) / 1000, durationAttributes(c.side, c.closeReason));
+    this.connectionDuration?.record(Math.max(0, end - c.createdAt) / 1000, durationAttributes(c.side, c.closeReason, c.http?.closeReason));
   }
 
   private bind(meter: Meter): () => void {
@@ -76,15 +77,18 @@ function handshakeAttributes(error: Error | undefined): Attributes {
  * The attributes of `tcp.connection.duration`, one frozen object per side and close reason
  * (the metrics SDK reads them and keeps none it did not copy): none made per connection.
  */
-const DURATION_ATTRIBUTES: Readonly<Record<Connection['side'], Map<CloseReason | undefined, Attributes>>> = { client: new Map(), server: new Map() };
-function durationAttributes(side: Connection['side'], reason: CloseReason | undefined): Attributes {
+const DURATION_ATTRIBUTES: Readonly<Record<Connection['side'], Map<string, Attributes>>> = { client: new Map(), server: new Map() };
+function durationAttributes(side: Connection['side'], reason: CloseReason | undefined, httpReason: HttpCloseReason | undefined): Attributes {
   const bySide = DURATION_ATTRIBUTES[side];
-  let attributes = bySide.get(reason);
+  const key = httpReason === undefined ? (reason ?? '') : `${reason ?? ''}/${httpReason}`;
+  let attributes = bySide.get(key);
   if (attributes === undefined) {
     const made: Attributes = { [ATTR.networkTransport]: 'tcp', [ATTR.socketSide]: side };
     if (reason !== undefined) made[ATTR.closeReason] = reason;
+    // How an HTTP client connection's pool life ended (`HTTP_CLOSE_REASONS`).
+    if (httpReason !== undefined) made[ATTR.errorType] = httpReason;
     attributes = Object.freeze(made);
-    bySide.set(reason, attributes);
+    bySide.set(key, attributes);
   }
   return attributes;
 }

@@ -2,6 +2,7 @@ import { SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Sp
 import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import { ATTR, closeInitiator, endpointAttributes, errorType, peerRedacted, stateChangeAttributes, tcpInfoAttributes } from './attributes.js';
 import { endSpan } from './providers.js';
+import { requestAttributes, requestSpanContext } from './request-attributes.js';
 
 /** The spans of one connection whose spans are made: its `tcp.connection` and the children open now. */
 export interface ConnectionSpans {
@@ -30,6 +31,8 @@ export class ConnectionSpanWriter {
     private readonly tracer: () => Tracer,
     /** Leave the other end's address (and the names that resolve to it) out of every span. */
     private readonly redactPeerAddresses: boolean,
+    /** Leave request paths out (`redactUrlPaths`). */
+    private readonly redactUrlPaths = false,
   ) {}
 
   /** Starts a connection's spans at its creation; undefined when the SDK does not record them. */
@@ -109,11 +112,23 @@ export class ConnectionSpanWriter {
     if (c.closeReason !== undefined) span.setAttribute(ATTR.closeReason, c.closeReason);
     if (initiator !== undefined) span.setAttribute(ATTR.closeInitiator, initiator);
     if (c.kernel?.row.tcpInfo !== undefined) span.setAttributes(tcpInfoAttributes(c, end));
+    if (c.http !== undefined) this.requestsCarried(span, c);
     if (c.error !== undefined) {
       span.setAttribute(ATTR.errorType, errorType(c.error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: this.errorMessage(c.error) });
     }
+    // An HTTP client connection says how its pool's life ended, where a reason fits.
+    const httpReason = c.http?.closeReason;
+    if (httpReason !== undefined) span.setAttribute(ATTR.errorType, httpReason);
     endSpan(span, end);
+  }
+
+  /** A connection that carried HTTP requests: its last one named, and a link to that request's span. */
+  private requestsCarried(span: Span, c: Connection): void {
+    span.setAttributes(requestAttributes(c, this.redactUrlPaths));
+    const spanContext = requestSpanContext(c);
+    // addLink came with API 1.9; an older API's span takes links only at its start.
+    if (spanContext !== undefined && typeof span.addLink === 'function') span.addLink({ context: spanContext });
   }
 
   /** A connection's endpoint attributes, the peer's address left out under `redactPeerAddresses`. */

@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Finding, FindingSink } from '../detect/finding.js';
 import { ATTR, peerRedacted } from './attributes.js';
 import { findingSpan } from './finding-reporter.js';
+import { urlPathRedacted } from './request-attributes.js';
 
 /** Lines waiting to be written beyond this are dropped (and counted): a stuck disk must not grow the heap. */
 const MAX_PENDING_BYTES = 1024 * 1024;
@@ -24,11 +25,14 @@ export interface FindingRecord {
   readonly frame?: { readonly function?: string; readonly file: string; readonly line: number; readonly column?: number };
   /** Every attribute of the finding's span but the full stack: counts, durations, states. */
   readonly attributes: Record<string, unknown>;
+  /** The span of the last HTTP request the connection carried, which the finding's span links to. */
+  readonly link?: { readonly traceId: string; readonly spanId: string };
 }
 
-export function findingRecord(finding: Finding, redactPeerAddresses = false): FindingRecord {
+export function findingRecord(finding: Finding, redactPeerAddresses = false, redactUrlPaths = false): FindingRecord {
   const spec = findingSpan(finding);
-  const a = peerRedacted(spec.attributes, redactPeerAddresses && spec.namesPeers !== false);
+  const a = urlPathRedacted(peerRedacted(spec.attributes, redactPeerAddresses && spec.namesPeers !== false), redactUrlPaths);
+  const link = spec.links?.[0]?.context;
   const attributes: Record<string, unknown> = {};
   let cause: string | undefined;
   for (const [key, value] of Object.entries(a)) {
@@ -58,6 +62,7 @@ export function findingRecord(finding: Finding, redactPeerAddresses = false): Fi
       ? { frame: { file, line, ...(typeof column === 'number' ? { column } : {}), ...(typeof fn === 'string' ? { function: fn } : {}) } }
       : {}),
     attributes,
+    ...(link === undefined ? {} : { link: { traceId: link.traceId, spanId: link.spanId } }),
   };
 }
 
@@ -75,15 +80,17 @@ export class JsonFindingLog implements FindingSink {
   /**
    * @param target `'stderr'`, or the path of a file to append to.
    * @param redactPeerAddresses leave the other end's address out (its port stays).
+   * @param redactUrlPaths leave request paths out.
    */
   constructor(
     private readonly target: string,
     private readonly redactPeerAddresses = false,
+    private readonly redactUrlPaths = false,
   ) {}
 
   report(finding: Finding): void {
     if (this.failed) return;
-    const line = `${JSON.stringify(findingRecord(finding, this.redactPeerAddresses))}\n`;
+    const line = `${JSON.stringify(findingRecord(finding, this.redactPeerAddresses, this.redactUrlPaths))}\n`;
     if (this.target === 'stderr') {
       process.stderr.write(line);
       return;

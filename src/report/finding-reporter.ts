@@ -1,9 +1,11 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Meter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Counter, type Link, type Meter } from '@opentelemetry/api';
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, halfCloseStuckAttributes, leakAttributes, peerRedacted, timeWaitAttributes } from './attributes.js';
+import { staleReuseAttributes, staleReuseMessage } from './keepalive-attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import { endSpan, type Providers } from './providers.js';
+import { requestAttributes, requestLinks, urlPathRedacted } from './request-attributes.js';
 
 /** The span that tells one finding. */
 export interface FindingSpan {
@@ -19,6 +21,8 @@ export interface FindingSpan {
   readonly namesPeers?: boolean;
   /** The connection whose trace the finding joins, if it is about one. */
   readonly connection?: Connection;
+  /** A link to the span of the last request the connection carried, when one was active. */
+  readonly links?: Link[];
 }
 
 /** How each type of finding becomes a span: one entry per type, one reason to change each. */
@@ -50,6 +54,14 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
       ` (${stuck.cause})`,
     connection: stuck.connection,
   }),
+  keepalive_stale_reuse: (f) => ({
+    name: 'tcp.keepalive.stale_reuse',
+    startTime: f.since,
+    endTime: Math.max(f.since, f.detectedAt),
+    attributes: staleReuseAttributes(f),
+    errorMessage: staleReuseMessage(f),
+    connection: f.connection,
+  }),
   time_wait_accumulation: (tw) => ({
     name: 'tcp.time_wait.accumulation',
     startTime: tw.since,
@@ -63,9 +75,14 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
   }),
 };
 
+/** A finding's span; about a connection that carried HTTP requests, it names the last one and links to its span. */
 export function findingSpan(finding: Finding): FindingSpan {
   const build = FINDING_SPANS[finding.type] as (f: Finding) => FindingSpan;
-  return build(finding);
+  const spec = build(finding);
+  const c = spec.connection;
+  if (c?.http === undefined) return spec;
+  const links = requestLinks(c);
+  return { ...spec, attributes: { ...spec.attributes, ...requestAttributes(c, false) }, ...(links === undefined ? {} : { links }) };
 }
 
 /**
@@ -82,6 +99,8 @@ export class FindingSpanReporter implements FindingSink {
     private readonly connectionContext: (c: Connection) => Context | undefined,
     /** Leave the other end's address out (`redactPeerAddresses`). */
     private readonly redactPeerAddresses = false,
+    /** Leave request paths out (`redactUrlPaths`). */
+    private readonly redactUrlPaths = false,
   ) {
     providers.bindMeter((meter) => this.bindMeter(meter));
   }
@@ -106,8 +125,12 @@ export class FindingSpanReporter implements FindingSink {
     }
     const spec = findingSpan(finding);
     const parent = (spec.connection === undefined ? undefined : this.connectionContext(spec.connection)) ?? ROOT_CONTEXT;
-    const attributes = peerRedacted(spec.attributes, this.redactPeerAddresses && spec.namesPeers !== false);
-    const span = this.providers.tracer.startSpan(spec.name, { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes }, parent);
+    const attributes = urlPathRedacted(peerRedacted(spec.attributes, this.redactPeerAddresses && spec.namesPeers !== false), this.redactUrlPaths);
+    const span = this.providers.tracer.startSpan(
+      spec.name,
+      { kind: SpanKind.INTERNAL, startTime: spec.startTime, attributes, ...(spec.links === undefined ? {} : { links: spec.links }) },
+      parent,
+    );
     span.setStatus({ code: SpanStatusCode.ERROR, message: spec.errorMessage });
     endSpan(span, spec.endTime);
   }

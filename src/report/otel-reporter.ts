@@ -18,6 +18,8 @@ export interface OtelReporterOptions {
   readonly slowHandshakeMs: number;
   /** Leave the other end's address (and the names that resolve to it) out of every span. */
   readonly redactPeerAddresses: boolean;
+  /** Leave request paths out of every span. Default false. */
+  readonly redactUrlPaths?: boolean;
   /** Live connection counts by state, read when metrics are collected. */
   readonly stateCounts: () => ReadonlyMap<TcpState, number>;
 }
@@ -47,7 +49,7 @@ export class OtelReporter implements ConnectionListener {
   constructor(private readonly options: OtelReporterOptions) {
     const providers = options.providers;
     this.metrics = new ConnectionMetrics(providers, options.stateCounts);
-    this.writer = new ConnectionSpanWriter(() => providers.tracer, options.redactPeerAddresses);
+    this.writer = new ConnectionSpanWriter(() => providers.tracer, options.redactPeerAddresses, options.redactUrlPaths ?? false);
   }
 
   opened(c: Connection): void {

@@ -65,10 +65,14 @@ export class FakeSpan implements Span {
     this.events.push({ name, attributes, time });
     return this;
   }
-  addLink(_link: Link): this {
+  /** Links added after the start (those given at the start are in `options.links`). */
+  readonly links: Link[] = [];
+  addLink(link: Link): this {
+    this.links.push(link);
     return this;
   }
-  addLinks(_links: Link[]): this {
+  addLinks(links: Link[]): this {
+    this.links.push(...links);
     return this;
   }
   setStatus(status: SpanStatus): this {

@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const t of telemetries.splice(0)) await t.shutdown();
 });
 
-function setup(spans: SpanPolicy, options: { redactPeerAddresses?: boolean } = {}) {
+function setup(spans: SpanPolicy, options: { redactPeerAddresses?: boolean; redactUrlPaths?: boolean } = {}) {
   const provider = new FakeTracerProvider();
   const telemetry = createTelemetry();
   telemetries.push(telemetry);
@@ -39,6 +39,7 @@ function setup(spans: SpanPolicy, options: { redactPeerAddresses?: boolean } = {
     spans,
     slowHandshakeMs: SLOW_HANDSHAKE_MS,
     redactPeerAddresses: options.redactPeerAddresses ?? false,
+    redactUrlPaths: options.redactUrlPaths ?? false,
     stateCounts: () => counts.of(),
   });
   const policy = recordingPolicyFor({ spans, requireParentSpan: false, slowHandshakeMs: SLOW_HANDSHAKE_MS, tracerProvider: () => providers.tracerProvider });
@@ -359,5 +360,47 @@ describe('the parent of a span', () => {
     expect(server?.parent).toBeUndefined();
     // No context manager here: the active context is the root one.
     expect(clientSpan?.parent).toBe(trace.getSpan(ROOT_CONTEXT));
+  });
+});
+
+describe('a connection that carried HTTP requests', () => {
+  const REQUEST_SPAN = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 };
+
+  /** A pooled client connection that carried two GETs, then the server closed it idle. */
+  function twoRequests(s: Setup): void {
+    const socket = new FakeSocket(CLIENT_PORT, SERVER_PORT);
+    s.tracker.socketOpened(socket, 'client', undefined);
+    s.tracker.socketEvent(socket, { type: 'connect_called', host: '127.0.0.1', port: SERVER_PORT });
+    s.tracker.socketEvent(socket, { type: 'connect' });
+    s.tracker.requestStarted(socket, 'client', 'GET', '/a', undefined, undefined);
+    s.tracker.socketPooled(socket, undefined, undefined);
+    s.clock.advance(10);
+    s.tracker.requestStarted(socket, 'client', 'GET', '/orders/7?token=x', REQUEST_SPAN, undefined);
+    s.tracker.socketPooled(socket, undefined, 'timeout=5');
+    s.clock.advance(1000);
+    s.tracker.socketEvent(socket, { type: 'end' });
+    s.tracker.socketEvent(socket, { type: 'close' });
+  }
+
+  it('names its last request on tcp.connection, links to that request’s span, and says how its pool life ended', () => {
+    const s = setup('all');
+    twoRequests(s);
+    const span = only(s.tracer.spans.filter((x) => x.name === 'tcp.connection'));
+    expect(span.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'url.path': '/orders/7',
+      'tcp.connection.requests': 2,
+      'error.type': 'peer_closed_idle',
+    });
+    expect(span.links).toEqual([{ context: REQUEST_SPAN }]);
+  });
+
+  it('leaves the path out under redactUrlPaths; the method, count and link stay', () => {
+    const s = setup('all', { redactUrlPaths: true });
+    twoRequests(s);
+    const span = only(s.tracer.spans.filter((x) => x.name === 'tcp.connection'));
+    expect(span.attributes['url.path']).toBeUndefined();
+    expect(span.attributes).toMatchObject({ 'http.request.method': 'GET', 'tcp.connection.requests': 2 });
+    expect(span.links).toHaveLength(1);
   });
 });

@@ -14,8 +14,10 @@ export class JsonLinesChild {
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly process: ChildProcess;
 
-  constructor(netns: string, nodeArgs: readonly string[], options: { cwd: string; env?: Record<string, string> }) {
-    this.process = spawn('ip', ['netns', 'exec', netns, process.execPath, ...nodeArgs], {
+  /** `netns` undefined: node runs in this process's own namespace. */
+  constructor(netns: string | undefined, nodeArgs: readonly string[], options: { cwd: string; env?: Record<string, string> }) {
+    const [command, args] = netns === undefined ? [process.execPath, nodeArgs] : ['ip', ['netns', 'exec', netns, process.execPath, ...nodeArgs]];
+    this.process = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

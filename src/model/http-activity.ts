@@ -1,0 +1,171 @@
+import type { SpanContext } from '@opentelemetry/api';
+import type { RouteSource } from '../observe/http-requests.js';
+import { TcpState } from '../tcp-states.js';
+import type { Connection } from './connection.js';
+
+/**
+ * The HTTP requests a connection carried, made at its first request: a connection that
+ * carries none costs nothing. Only the model writes it; it keeps the last request, and what
+ * the client's pool said of the connection.
+ */
+export interface HttpActivity {
+  /** Requests started on the connection. */
+  requests: number;
+  /** The last request's method, as Node gives it. */
+  method: string;
+  /** The last request's target as Node gives it (path and query): the query is cut when it is reported. */
+  target: string;
+  /** True from the start of the last request to its end. */
+  inFlight: boolean;
+  /** Epoch ms: when the last request started. */
+  startedAt: number;
+  /** Epoch ms: when the connection last went idle (a request ended); undefined before the first ended. */
+  idleSince: number | undefined;
+  /** True when the last request came on a connection that had carried one before. */
+  reused: boolean;
+  /** How long the connection sat idle before the last request reused it (ms). */
+  idleBeforeReuseMs: number | undefined;
+  /**
+   * When the last request reused the connection after the peer's FIN had arrived (`'end'` read,
+   * or the kernel said CLOSE_WAIT): the time of that FIN (the kernel's sighting when no `'end'`
+   * came). Undefined otherwise.
+   */
+  reusedAfterPeerFinAt: number | undefined;
+  /** True when the last request failed (its connection errored, or undici said so). */
+  failed: boolean;
+  /** The client pool's idle timeout (ms), when the agent has one. */
+  poolIdleTimeoutMs: number | undefined;
+  /** The server's `Keep-Alive` header on the last response, as sent (`timeout=5`). */
+  keepAliveHeader: string | undefined;
+  /**
+   * The span context active when the application's code got the last request (the server
+   * span, or the span around the outgoing request), as the SDK holds it; undefined when none
+   * was. Only this small object is kept, not the span.
+   */
+  spanContext: SpanContext | undefined;
+  /**
+   * Where an instrumentation keeps the last request's route (its RPC metadata), while the
+   * request is in flight: routing sets it after the request is seen. Read into `route` and let
+   * go when the request ends (it holds the span).
+   */
+  routeSource: RouteSource | undefined;
+  /** The last request's route, once it ended, when an instrumentation set one. */
+  route: string | undefined;
+  /** A server connection's request handlers by name, once something asked (`ConnectionModel.requestHandlerOf`). */
+  handler: string | undefined;
+  /** True once a request on it lost the keep-alive race (client). */
+  raced: boolean;
+  /** How a client connection ended, set at close (`httpClientCloseReason`). */
+  closeReason: HttpCloseReason | undefined;
+}
+
+/**
+ * How an HTTP client connection ended, in the words .NET's Kestrel uses for `error.type`
+ * where one fits: the peer closed it while idle; we closed it idle after the pool's timeout;
+ * a request reused it after the peer's FIN; it was reset; the application destroyed it under
+ * a request.
+ */
+export const HTTP_CLOSE_REASONS = ['peer_closed_idle', 'keep_alive_timeout', 'reused_after_peer_close', 'connection_reset', 'aborted_by_app'] as const;
+export type HttpCloseReason = (typeof HTTP_CLOSE_REASONS)[number];
+
+/** Why a client connection that carried requests ended, judged at its close (`error`: the stream's error); undefined when no reason fits. */
+export function httpClientCloseReason(c: Connection, error: Error | undefined): HttpCloseReason | undefined {
+  const h = c.http;
+  if (h === undefined || c.side !== 'client') return undefined;
+  if (h.raced) return 'reused_after_peer_close';
+  if (c.closeReason === 'reset' || (error as { code?: unknown } | undefined)?.code === 'ECONNRESET') return 'connection_reset';
+  if (h.inFlight) return c.destroyCalledAt !== undefined ? 'aborted_by_app' : undefined;
+  if (c.firstFin?.by === 'peer') return 'peer_closed_idle';
+  if (c.timeoutAt !== undefined && h.idleSince !== undefined && c.timeoutAt >= h.idleSince) return 'keep_alive_timeout';
+  return undefined;
+}
+
+/** A request started on `c` at `time`: its sub-record made at the first one. */
+export function requestStarted(
+  c: Connection,
+  method: string,
+  target: string,
+  spanContext: SpanContext | undefined,
+  routeSource: RouteSource | undefined,
+  time: number,
+): HttpActivity {
+  let h = c.http;
+  if (h === undefined) {
+    h = c.http = {
+      requests: 0,
+      method,
+      target,
+      inFlight: false,
+      startedAt: time,
+      idleSince: undefined,
+      reused: false,
+      idleBeforeReuseMs: undefined,
+      reusedAfterPeerFinAt: undefined,
+      failed: false,
+      poolIdleTimeoutMs: undefined,
+      keepAliveHeader: undefined,
+      spanContext: undefined,
+      routeSource: undefined,
+      route: undefined,
+      handler: undefined,
+      raced: false,
+      closeReason: undefined,
+    };
+  }
+  const reused = h.requests > 0;
+  h.reused = reused;
+  h.idleBeforeReuseMs = reused && h.idleSince !== undefined ? time - h.idleSince : undefined;
+  h.reusedAfterPeerFinAt = reused ? peerFinTime(c) : undefined;
+  h.requests++;
+  h.method = method;
+  h.target = target;
+  h.inFlight = true;
+  h.startedAt = time;
+  h.failed = false;
+  h.spanContext = spanContext;
+  h.routeSource = routeSource;
+  h.route = undefined;
+  return h;
+}
+
+/** The last request on `c` ended at `time`. */
+export function requestFinished(h: HttpActivity, failed: boolean, time: number): void {
+  if (!h.inFlight) return;
+  h.inFlight = false;
+  h.failed = failed;
+  h.idleSince = time;
+  if (h.routeSource !== undefined) {
+    h.route = routeOf(h);
+    h.routeSource = undefined;
+  }
+}
+
+/** The last request's route, when an instrumentation set one: read from where it keeps it while the request is in flight. */
+export function routeOf(h: HttpActivity): string | undefined {
+  if (h.route !== undefined) return h.route;
+  const route = h.routeSource?.route;
+  return typeof route === 'string' && route !== '' ? route : undefined;
+}
+
+/** When the peer's FIN arrived, as far as the model knows: `'end'`, or the kernel's CLOSE_WAIT. */
+function peerFinTime(c: Connection): number | undefined {
+  if (c.peerFinAt !== undefined) return c.peerFinAt;
+  if (c.firstFin?.by === 'peer') return c.firstFin.at;
+  return c.state === TcpState.CloseWait ? c.stateSince : undefined;
+}
+
+/** The path of a request target (origin form, or the absolute form a proxy gets): the query and fragment left out. */
+export function pathOf(target: string): string {
+  let path = target;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(path);
+  if (scheme !== null) path = path.slice(scheme[0].length) || '/';
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end) || '/';
+}
+
+/** The idle timeout a server announced in `Keep-Alive: timeout=N` (ms), when it did. */
+export function keepAliveHintMs(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(header);
+  return match?.[1] === undefined ? undefined : Number(match[1]) * 1000;
+}
