@@ -123,9 +123,12 @@ class Socklife implements RunningInstrumentation {
       reader: this.reader,
       detectors,
       findings,
+      // A finding of this tick counts on the provider in force now: one registered since the
+      // last tick (an SDK started after the drop-in) must be followed before detection, or the
+      // first finding after it would be counted on the provider it replaced.
+      beforeDetection: () => this.followGlobalMeterProvider(),
       afterDetection: () => {
         this.observers.update({ model: this.tracker, listeners: this.listeners, time: now() });
-        this.followGlobalMeterProvider();
         this.tracker.compactStacks();
       },
     });

@@ -24,6 +24,8 @@ export interface PollerOptions {
   readonly findings: FindingSink;
   /** Runs after each tick's event pass (the engine's housekeeping: stack compaction). */
   readonly afterDetection?: () => void;
+  /** Runs at the start of each tick, before any detector: what findings of this tick must see (the meter provider they count on). */
+  readonly beforeDetection?: () => void;
   readonly readCounters?: () => Promise<KernelCounters>;
 }
 
@@ -64,6 +66,7 @@ export class Poller {
 
   private tick(): void {
     try {
+      this.options.beforeDetection?.();
       const base = { model: this.options.tracker, listeners: this.options.listeners, time: now() };
       for (const detector of this.options.detectors) {
         if (detector.fromEvents === undefined) continue;

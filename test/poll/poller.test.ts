@@ -31,7 +31,11 @@ function recordingDetector(name: string, calls: string[], behaviour: Partial<Det
 }
 
 /** Runs the poller until the last detector's kernel pass has run: one poll, waited for, not slept through. */
-async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise<void> {
+async function onePoll(
+  detectors: Detector[],
+  reported: Finding[] = [],
+  hooks: { beforeDetection?: () => void; afterDetection?: () => void } = {},
+): Promise<void> {
   const { tracker } = model();
   let counterReads = 0;
   const last = detectors.at(-1) as Detector;
@@ -56,6 +60,7 @@ async function onePoll(detectors: Detector[], reported: Finding[] = []): Promise
       counterReads++;
       return {};
     },
+    ...hooks,
   });
   poller.start();
   await kernelPassDone;
@@ -68,6 +73,21 @@ describe('Poller', () => {
     const calls: string[] = [];
     await onePoll([recordingDetector('a', calls), recordingDetector('b', calls)]);
     expect(calls).toEqual(['a.fromEvents', 'b.fromEvents', 'a.wantsCounters', 'b.wantsCounters', 'a.fromKernel', 'b.fromKernel']);
+  });
+
+  it('runs its hooks around the event pass: before it (the meter provider a finding counts on), and after it', async () => {
+    const calls: string[] = [];
+    const finding = { type: 'close_wait_leak' } as unknown as Finding;
+    const reported: Finding[] = [];
+    const detector = recordingDetector('a', calls, {
+      fromEvents: () => {
+        calls.push('a.fromEvents');
+        return [finding];
+      },
+    });
+    await onePoll([detector], reported, { beforeDetection: () => calls.push('before'), afterDetection: () => calls.push('after') });
+    expect(calls.slice(0, 3)).toEqual(['before', 'a.fromEvents', 'after']);
+    expect(reported).toEqual([finding]);
   });
 
   it('a detector that throws loses only its own findings', async () => {
