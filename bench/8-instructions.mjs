@@ -19,7 +19,8 @@
 //
 // Knobs: BENCH_INSTR_REPS (2), BENCH_INSTR_JOBS (2: measured processes at once; counts do not
 // depend on it), BENCH_INSTR_CASES (server-churn,keepalive,client-churn),
-// BENCH_INSTR_CHURN_N1/N2 (1500/3000), BENCH_INSTR_KEEPALIVE_N1/N2 (3000/9000),
+// BENCH_INSTR_VARIANTS (every variant; a list measures only those, for trying an idea),
+// BENCH_INSTR_CHURN_N1/N2 (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000),
 // BENCH_CALLGRIND=<dir> (callgrind instead of cachegrind, its output kept in <dir>).
 import { knob } from './lib/ab.mjs';
 import { NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
@@ -28,8 +29,8 @@ import { fmt, median } from './lib/stats.mjs';
 import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
 
 const NONE = { SOCKLIFE_SOURCE: 'none' };
-const churnN = [knob('INSTR_CHURN_N1', 1500), knob('INSTR_CHURN_N2', 3000)];
-const keepAliveN = [knob('INSTR_KEEPALIVE_N1', 3000), knob('INSTR_KEEPALIVE_N2', 9000)];
+const churnN = [knob('INSTR_CHURN_N1', 2000), knob('INSTR_CHURN_N2', 5000)];
+const keepAliveN = [knob('INSTR_KEEPALIVE_N1', 5000), knob('INSTR_KEEPALIVE_N2', 20000)];
 
 const CASES = {
   'server-churn': {
@@ -77,13 +78,20 @@ const CASES = {
   },
 };
 
+/**
+ * V8 flags of every measured process. valgrind slows the clock many times over, so V8's memory
+ * reducer, which runs full collections when the allocation rate per second of wall time is low,
+ * would take the measured process for an idle one and collect by the clock.
+ */
+const MEASURED_FLAGS = ['--no-memory-reducer'];
+
 const STARTUP_MS = 300_000;
 const RUN_MS = 900_000;
 
 /** One measured server under valgrind, `n` requests from a separate load process; its instruction count. */
 async function serverRun(counter, c, env, nodeArgs, n, label) {
   const { file, log, wrap } = counter.wrap(label);
-  const server = new NodeChild('http-server.cjs', { nodeArgs, env, netns: 'new', wrap, label });
+  const server = new NodeChild('http-server.cjs', { nodeArgs: [...MEASURED_FLAGS, ...nodeArgs], env, netns: 'new', wrap, label });
   let load;
   try {
     const { port } = await server.waitForType('ready', STARTUP_MS);
@@ -107,7 +115,14 @@ async function clientRun(counter, c, env, nodeArgs, n, label) {
   let client;
   try {
     const { port } = await server.waitForType('ready', 30_000);
-    client = new NodeChild('churn-client.cjs', { nodeArgs, env, args: [port, c.concurrency].map(String), netns: server, wrap, label });
+    client = new NodeChild('churn-client.cjs', {
+      nodeArgs: [...MEASURED_FLAGS, ...nodeArgs],
+      env,
+      args: [port, c.concurrency].map(String),
+      netns: server,
+      wrap,
+      label,
+    });
     await client.waitForType('ready', STARTUP_MS);
     const r = await client.request({ cmd: 'connections', n }, RUN_MS);
     const { code, signal } = await client.stop(STARTUP_MS);
@@ -151,7 +166,8 @@ await runFigure(figure, async () => {
   for (let rep = 0; rep < reps; rep++) {
     for (const name of selected) {
       const c = CASES[name];
-      const variants = Object.keys(c.variants);
+      const only = process.env.BENCH_INSTR_VARIANTS?.split(',');
+      const variants = Object.keys(c.variants).filter((v) => only === undefined || only.includes(v));
       counts[name] ??= Object.fromEntries(variants.map((v) => [v, []]));
       const order = variants.map((_, i) => variants[(i + rep) % variants.length]);
       for (const v of order) {
@@ -204,7 +220,7 @@ await runFigure(figure, async () => {
 
   const describe = (name, a, b) => {
     const control = name === 'client-churn' ? ['sdk-control', 'sdk'] : ['bare-control', 'bare'];
-    const aa = ratios(name, ...control);
+    const aa = measured(name, ...control) ? ratios(name, ...control) : [NaN];
     const r = ratios(name, a, b);
     return (
       `${k(med(name, a))} vs ${k(med(name, b))} instructions per ${CASES[name].unit} (+${k(med(name, a) - med(name, b))}); ` +
@@ -212,8 +228,9 @@ await runFigure(figure, async () => {
       `A/A control (${control[0]} / ${control[1]}) ${median(aa).toFixed(3)}, per run ${range(aa)}`
     );
   };
+  const measured = (name, ...variants) => counts[name] !== undefined && variants.every((v) => counts[name][v]?.length > 0);
   const budgeted = (id, name, a, b, label, budget, strict = false) => {
-    if (!counts[name]) return;
+    if (!measured(name, a, b)) return;
     const ratio = median(ratios(name, a, b));
     const pass = (strict ? ratio < budget : ratio <= budget) && errors(name, a) === 0 && errors(name, b) === 0;
     figure.check({
@@ -226,7 +243,7 @@ await runFigure(figure, async () => {
     });
   };
   const stated = (id, name, a, b, label) => {
-    if (!counts[name]) return;
+    if (!measured(name, a, b)) return;
     figure.stated(id, `instructions per ${CASES[name].unit}, ${label}`, median(ratios(name, a, b)).toFixed(3), describe(name, a, b));
   };
 
@@ -264,7 +281,7 @@ await runFigure(figure, async () => {
     'sdk+net',
     'client churn, instrumentation-net plus a raw 32-frame stack capture kept to close / instrumentation-net',
   );
-  if (counts['client-churn']) {
+  if (measured('client-churn', 'sdk', 'sdk+net', 'sdk+socklife', 'sdk+socklife-nostacks', 'sdk+net+stacks')) {
     const over = (v) => k(med('client-churn', v) - med('client-churn', 'sdk'));
     figure.note('clientAddedPerConnection', {
       net: med('client-churn', 'sdk+net') - med('client-churn', 'sdk'),

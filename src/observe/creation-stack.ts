@@ -1,7 +1,10 @@
+import * as dc from 'node:diagnostics_channel';
+
 /**
  * Stacks that say which line of the user's code made a socket. Node keeps 10 frames by
  * default, too few to get from `net.connect` back through `http`/`Agent` internals to the
- * caller, so the limit is raised for this one capture only.
+ * caller, so the limit is set for this one capture only. Each frame V8 walks costs, so the
+ * capture starts below socklife's own frames (`cutAbove`) and takes no more than it needs.
  */
 
 /** The first frame of a stack that is the application's own code (not Node's, not a dependency's). */
@@ -23,8 +26,11 @@ export interface CreationStack {
   userFrame(): UserFrame | undefined;
 }
 
-/** Enough to reach the caller through http.request → Agent → net.connect (about 12 frames), with room. */
-const CAPTURE_FRAMES = 32;
+/**
+ * Counted from `net.connect`, below socklife's frames: enough to reach the caller through
+ * http.get → ClientRequest → Agent → net.connect (8 frames), and a few of its callers.
+ */
+const CAPTURE_FRAMES = 16;
 
 /** The publishing frames of diagnostics_channel: everything above them is socklife's own. */
 const PUBLISH_FRAME = /node:diagnostics_channel|\b(?:Channel|TracingChannel)\.(?:publish|runStores|traceSync)\b/;
@@ -121,8 +127,20 @@ export function isRawStack(stack: CreationStack | undefined): stack is CreationS
 }
 
 /**
+ * diagnostics_channel's publish as it is on the stack while a subscriber runs (every channel
+ * with subscribers shares it): the frame to cut above when Node announces a socket, so that
+ * the frames of the channel and of socklife's subscriber are never walked. Read at each use,
+ * as a channel's methods change when it gains or loses its subscribers.
+ */
+export function channelPublish(): ((...args: never[]) => unknown) | undefined {
+  const publish = (dc.channel('net.client.socket') as { publish?: unknown }).publish;
+  return typeof publish === 'function' ? (publish as (...args: never[]) => unknown) : undefined;
+}
+
+/**
  * Captures the current stack; V8 formats it lazily, on the first `format()`. Frames above
- * `cutAbove` (socklife's own API function) are left out.
+ * `cutAbove` (socklife's own API function, or `channelPublish()` inside a subscriber; it must
+ * be on the stack) are left out and never walked.
  */
 export function captureCreationStack(cutAbove?: (...args: never[]) => unknown): CreationStack {
   const holder: { stack?: string } = {};

@@ -1,5 +1,6 @@
+import * as dc from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
-import { captureCreationStack, compactStack, isRawStack, type CreationStack } from '../../src/observe/creation-stack.js';
+import { captureCreationStack, channelPublish, compactStack, isRawStack, type CreationStack } from '../../src/observe/creation-stack.js';
 
 function makeSocketHere(): CreationStack {
   return captureCreationStack();
@@ -45,5 +46,39 @@ describe('creation stacks', () => {
   it('leaves a compact stack as it is', () => {
     const compact = compactStack(makeSocketHere());
     expect(compactStack(compact)).toBe(compact);
+  });
+
+  it('leaves out the frames above the function it is told to cut above, and puts the stack limit back', () => {
+    const limit = Error.stackTraceLimit;
+    function socklifeApi(): CreationStack {
+      return captureCreationStack(socklifeApi);
+    }
+    function applicationCode(): CreationStack {
+      return socklifeApi();
+    }
+    const stack = applicationCode();
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(stack.format()).toMatch(/^at applicationCode \(/);
+    expect(stack.format()).not.toMatch(/socklifeApi|captureCreationStack/);
+    expect(stack.userFrame()?.functionName).toBe('applicationCode');
+  });
+
+  it("starts below diagnostics_channel's publish when a socket is announced there", () => {
+    let stack: CreationStack | undefined;
+    const subscriber = (): void => {
+      stack = captureCreationStack(channelPublish());
+    };
+    function announceSocket(): void {
+      dc.channel('net.client.socket').publish({});
+    }
+    dc.subscribe('net.client.socket', subscriber);
+    try {
+      announceSocket();
+    } finally {
+      dc.unsubscribe('net.client.socket', subscriber);
+    }
+    expect(stack?.format()).toMatch(/^at announceSocket \(/);
+    expect(stack?.format()).not.toMatch(/subscriber|diagnostics_channel|captureCreationStack/);
+    expect(stack?.userFrame()?.functionName).toBe('announceSocket');
   });
 });
