@@ -121,7 +121,6 @@ class Socklife implements RunningInstrumentation {
       afterDetection: () => {
         this.observers.update({ model: this.tracker, listeners: this.listeners, time: now() });
         this.followGlobalMeterProvider();
-        this.tracker.compactStacks();
       },
     });
     this.observer.enable();
