@@ -1,24 +1,28 @@
-// Figure 8: user-space instructions per connection or request, counted by valgrind (a figure
-// this machine's noise cannot hide: CPU time moves by several percent between two runs of the
-// same server, an instruction count by far less). For each variant the measured process runs
-// twice, fresh, under `valgrind --tool=cachegrind`: once for N1 and once for N2 requests (or
-// connections), the load coming from a separate process that is not measured. The count of
+// Figure 8: user-space instructions per connection or request, counted by valgrind (CPU time
+// moves by several percent between two runs of the same server on this shared machine; an
+// instruction count does not depend on how fast the CPU ran it, only on what the process
+// did). For each variant the measured process runs twice, fresh, under `valgrind
+// --tool=cachegrind`: once for N1 and once for N2 requests (or connections), the load coming from a separate process that is not measured. The count of
 // the N1 run is taken from the N2 run's and divided by N2 - N1, so start-up, warm-up and exit
 // cancel (N1 is large enough that V8 has finished tiering up the hot paths). socklife runs
-// with its kernel source off (SOCKLIFE_SOURCE=none): valgrind slows the clock many times over,
-// and a poll per second would otherwise be charged to the connections. Cases:
+// with its kernel source off (SOCKLIFE_SOURCE=none) and every measured process without V8's
+// memory reducer: valgrind slows the process many times over, and work done by the clock (a
+// poll, a collection of a process V8 takes for idle) would be charged to the connections.
+// What is still done by the clock (socklife's poll timer and event-loop monitor) and whatever
+// the load's timing changes show in the A/A control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
 //       sdk+socklife (default policy), observer-floor (no SDK)
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife
 //   client churn (figure 3's client): sdk, sdk-control, sdk+net (instrumentation-net),
-//       sdk+socklife (stacks on), sdk+socklife-nostacks, sdk+net+stacks (the raw capture)
+//       sdk+socklife (stacks on), sdk+socklife-nostacks, sdk+net+stacks (V8's capture of the
+//       same stack alone, nothing kept, on top of instrumentation-net: the floor under stacks)
 // Budgets: churn socklife/bare <= 1.05 and sdk+socklife/sdk <= 1.05; keep-alive <= 1.01 for
 // both; client sdk+socklife/sdk+net < 1.00. Each with its A/A control (the same program twice)
 // and the spread over BENCH_INSTR_REPS (2) runs of each pair. CPU time per request stays the
 // figure a user sees (figures 1-3); this one says what costs, without the noise.
 //
-// Knobs: BENCH_INSTR_REPS (2), BENCH_INSTR_JOBS (2: measured processes at once; counts do not
-// depend on it), BENCH_INSTR_CASES (server-churn,keepalive,client-churn),
+// Knobs: BENCH_INSTR_REPS (2), BENCH_INSTR_CONCURRENCY (each case's own: requests or
+// connections in flight), BENCH_INSTR_JOBS (2: measured processes at once), BENCH_INSTR_CASES (server-churn,keepalive,client-churn),
 // BENCH_INSTR_VARIANTS (every variant; a list measures only those, for trying an idea),
 // BENCH_INSTR_CHURN_N1/N2 (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000),
 // BENCH_CALLGRIND=<dir> (callgrind instead of cachegrind, its output kept in <dir>).
@@ -158,7 +162,7 @@ await runFigure(figure, async () => {
   const counter = new InstructionCounter();
   figure.note(
     'method',
-    `${version}, --tool=${counter.tool}${counter.tool === 'cachegrind' ? ' --cache-sim=no' : ''}; each variant measured fresh for N1 and N2 requests (or connections), (count(N2) - count(N1)) / (N2 - N1); ${reps} runs of each pair, ${jobs} measured processes at a time; socklife with SOCKLIFE_SOURCE=none; server churn ${churnN.join('/')} requests, 32 at a time; keep-alive ${keepAliveN.join('/')} requests on 8 connections; client churn ${churnN.join('/')} connections, 16 at a time`,
+    `${version}, --tool=${counter.tool}${counter.tool === 'cachegrind' ? ' --cache-sim=no' : ''}, node ${MEASURED_FLAGS.join(' ')}; each variant measured fresh for N1 and N2 requests (or connections), (count(N2) - count(N1)) / (N2 - N1); ${reps} runs of each pair, ${jobs} measured processes at a time; socklife with SOCKLIFE_SOURCE=none; server churn ${churnN.join('/')} requests, 32 at a time; keep-alive ${keepAliveN.join('/')} requests on 8 connections; client churn ${churnN.join('/')} connections, 16 at a time`,
   );
   /** counts[case][variant][rep] = { n1, n2, perOp } */
   const counts = {};
@@ -176,7 +180,7 @@ await runFigure(figure, async () => {
           tasks.push(async () => {
             const label = `${name}-${v}-r${rep + 1}-n${n}`;
             const run = c.side === 'server' ? serverRun : clientRun;
-            const r = await run(counter, c, env, nodeArgs, n, label);
+            const r = await run(counter, { ...c, concurrency: knob('INSTR_CONCURRENCY', c.concurrency) }, env, nodeArgs, n, label);
             const slot = (counts[name][v][rep] ??= { errors: 0 });
             slot[i === 0 ? 'n1' : 'n2'] = r.instructions;
             slot.errors += r.errors;
@@ -279,7 +283,7 @@ await runFigure(figure, async () => {
     'client-churn',
     'sdk+net+stacks',
     'sdk+net',
-    'client churn, instrumentation-net plus a raw 32-frame stack capture kept to close / instrumentation-net',
+    "client churn, instrumentation-net plus V8's capture of the same creation stack, nothing kept / instrumentation-net (the floor under stacks)",
   );
   if (measured('client-churn', 'sdk', 'sdk+net', 'sdk+socklife', 'sdk+socklife-nostacks', 'sdk+net+stacks')) {
     const over = (v) => k(med('client-churn', v) - med('client-churn', 'sdk'));
