@@ -17,6 +17,9 @@
 //   BENCH_IDLE_CONNECTIONS (10000), BENCH_MEMORY_REPS (1)                                 figure 5
 //   BENCH_THRESHOLD_MS (2000), BENCH_DETECT_POLL_MS (500), BENCH_LEAKS (100)              figure 6
 //   (figure 7, parse linearity, has no knob: it parses in its own process, no load)
+//   BENCH_INSTR_REPS (2), BENCH_INSTR_JOBS (2), BENCH_INSTR_CASES, BENCH_INSTR_CHURN_N1/N2
+//   (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000)                                 figure 8 (valgrind)
+//   BENCH_CALLGRIND=<dir>  figure 8 under callgrind, its output kept in <dir>
 //   BENCH_CPU_PROF=<dir>   CPU profiles of the measured processes (read them with
 //                          node bench/lib/cpuprofile.mjs <file>)
 //   BENCH_NETNS=0          run in the host network namespace
@@ -32,7 +35,7 @@ import { makeSnapshot } from './lib/snapshot.mjs';
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FIGURES = ['1-http-close', '2-http-keepalive', '3-client-churn', '4-poll-cost', '5-memory', '6-detection-latency', '7-parse-linearity'];
+const FIGURES = ['1-http-close', '2-http-keepalive', '3-client-churn', '4-poll-cost', '5-memory', '6-detection-latency', '7-parse-linearity', '8-instructions'];
 
 // `--table`: run nothing, rebuild the table from the results already in bench/results.
 const tableOnly = process.argv.includes('--table');

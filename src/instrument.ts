@@ -129,7 +129,6 @@ class Socklife implements RunningInstrumentation {
       beforeDetection: () => this.followGlobalMeterProvider(),
       afterDetection: () => {
         this.observers.update({ model: this.tracker, listeners: this.listeners, time: now() });
-        this.tracker.compactStacks();
       },
     });
     this.observer.enable();

@@ -35,7 +35,9 @@ export class NodeChild {
    * `netns`: 'new' runs the process in a network namespace of its own (loopback only; see
    * `freshNetns`), a NodeChild runs it in that child's namespace.
    * @param {string} program file name in bench/programs/
-   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string, netns?: 'new' | NodeChild }} options
+   * `wrap`: a command the Node process runs under (valgrind, figure 8); it must exec Node in
+   * the same process, so that the pid stays the Node process's.
+   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string, netns?: 'new' | NodeChild, wrap?: string[] }} options
    */
   constructor(program, options = {}) {
     const nodeArgs = [...(options.nodeArgs ?? [])];
@@ -43,7 +45,7 @@ export class NodeChild {
     if (options.profile && profileDir) {
       nodeArgs.unshift('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${options.label ?? program}-${Date.now()}.cpuprofile`);
     }
-    const argv = [process.execPath, ...nodeArgs, PROGRAMS + program, ...(options.args ?? [])];
+    const argv = [...(options.wrap ?? []), process.execPath, ...nodeArgs, PROGRAMS + program, ...(options.args ?? [])];
     if (options.cpu !== undefined) argv.unshift('taskset', '-c', String(options.cpu));
     if (options.netns === 'new' && FRESH_NETNS) argv.unshift('unshare', '-n', '--', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh');
     else if (options.netns instanceof NodeChild && FRESH_NETNS) argv.unshift(...inNetnsOf(options.netns));
@@ -57,7 +59,7 @@ export class NodeChild {
       env: childEnv({ BENCH_SOCKLIFE_DIR: SOCKLIFE_DIR, ...(options.env ?? {}) }),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    // unshare, sh and taskset each exec the next: the pid is the Node process's.
+    // unshare, sh, taskset (and valgrind) each exec the next: the pid is the Node process's.
     this.pid = this.child.pid;
     this.exit = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {

@@ -53,8 +53,8 @@ export interface Connection {
   readonly id: number;
   readonly side: SocketSide;
   readonly createdAt: number;
-  /** Swapped for its shared, formatted form once the connection has lived a while (`compactStack`). */
-  creationStack: CreationStack | undefined;
+  /** Where it was made, shared by every connection made from the same place. */
+  readonly creationStack: CreationStack | undefined;
   /** The socket while it is open; dropped at `'close'` so the record holds no handle. */
   socket: SocketView | undefined;
   state: TcpState;

@@ -1,7 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import { now as systemClock } from '../clock.js';
 import { sayOnce } from '../notify.js';
-import { compactStack, isRawStack, type CreationStack } from '../observe/creation-stack.js';
+import type { CreationStack } from '../observe/creation-stack.js';
 import { isInetFamily } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
@@ -21,7 +21,6 @@ import { KernelRowApplier } from './kernel-rows.js';
 import type { ConnectionListener } from './listener.js';
 import { LiveConnections } from './live-index.js';
 import { RECORD_NOTHING, type RecordingPolicy } from './recording-policy.js';
-import { StackCompaction } from './stack-compaction.js';
 import { canReach } from './transitions.js';
 
 export type { ConnectionListener } from './listener.js';
@@ -29,9 +28,8 @@ export type { ConnectionModel } from './connection-model.js';
 
 /**
  * Owns every connection record: turns socket events into state changes, all through
- * `setState`, and tells its listener. Kernel rows, endpoints, indexes, the after-close
- * follow-up and stack compaction are parts it owns (one module each); only they and it
- * write a record.
+ * `setState`, and tells its listener. Kernel rows, endpoints, indexes and the after-close
+ * follow-up are parts it owns (one module each); only they and it write a record.
  */
 export class ConnectionTracker implements SocketSink, RequestSink, ConnectionModel {
   /**
@@ -48,7 +46,6 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
   private readonly afterClose: AfterCloseFollower;
   /** What the last `kernelNeed()` asked for the after-close follow-up, until its rows come. */
   private afterCloseAsked: KernelQuery | undefined;
-  private readonly compaction: StackCompaction;
   /** Keep-alive races seen on reused client connections, for the detector to read. */
   private readonly races = new KeepAliveRaces();
   private nextId = 1;
@@ -66,13 +63,6 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
       setState: (c, state, source, time) => this.setState(c, state, source, time),
       markFin: (c, socket, by, at) => this.markFin(c, socket, by, at),
     });
-    this.compaction = new StackCompaction(
-      () => this.index.all,
-      (c) => {
-        if (isRawStack(c.creationStack)) c.creationStack = compactStack(c.creationStack);
-      },
-      now,
-    );
   }
 
   connectionsIn(state: TcpState): ReadonlySet<Connection> {
@@ -135,15 +125,9 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     if (asked !== undefined) this.afterClose.apply(rows, time, asked);
   }
 
-  /** Trades the raw creation stacks of long-lived connections for their shared formatted form, in slices. */
-  compactStacks(): void {
-    if (!this.stopped) this.compaction.run();
-  }
-
   /** Forgets every live record; later events and rows are ignored. Returns the sockets it followed. */
   stop(): SocketView[] {
     this.stopped = true;
-    this.compaction.stop();
     const sockets: SocketView[] = [];
     for (const c of this.index.all) {
       if (c.socket === undefined) continue;

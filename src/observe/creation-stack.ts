@@ -1,7 +1,12 @@
+import * as dc from 'node:diagnostics_channel';
+
 /**
- * Stacks that say which line of the user's code made a socket. Node keeps 10 frames by
- * default, too few to get from `net.connect` back through `http`/`Agent` internals to the
- * caller, so the limit is raised for this one capture only.
+ * Stacks that say which line of the user's code made a socket. A stack is read the moment it
+ * is captured and reduced to what a report needs: its text and its first application frame,
+ * shared by every socket made from the same place. No V8 frame is kept: a captured stack's raw
+ * frames hold every caller's receiver and function alive for as long as the connection lives,
+ * which under churn moves them into the old generation and makes the collector pay per
+ * connection.
  */
 
 /** The first frame of a stack that is the application's own code (not Node's, not a dependency's). */
@@ -12,10 +17,7 @@ export interface UserFrame {
   readonly column: number;
 }
 
-/**
- * A captured stack, formatted only when a report needs it or its connection outlives a poll
- * (formatting is the costly part).
- */
+/** A creation stack, shared by every connection made from the same place. */
 export interface CreationStack {
   /** The stack as text, one frame a line, from the code that made the socket outwards. */
   format(): string;
@@ -23,14 +25,19 @@ export interface CreationStack {
   userFrame(): UserFrame | undefined;
 }
 
-/** Enough to reach the caller through http.request → Agent → net.connect (about 12 frames), with room. */
-const CAPTURE_FRAMES = 32;
+/**
+ * Frames taken first: enough to get from `net.connect` back through `http`/`Agent` internals
+ * to the caller and a few of its callers. Only a stack with no application frame among them
+ * is taken again, deeper (`DEEP_FRAMES`).
+ */
+const FIRST_FRAMES = 12;
+const DEEP_FRAMES = 32;
 
 /** The publishing frames of diagnostics_channel: everything above them is socklife's own. */
 const PUBLISH_FRAME = /node:diagnostics_channel|\b(?:Channel|TracingChannel)\.(?:publish|runStores|traceSync)\b/;
 const FRAME = /^at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/;
 
-/** A stack as text, shared by every connection made from the same place (see `compactStack`). */
+/** A stack as text and its first application frame. */
 class FormattedStack implements CreationStack {
   private frame: UserFrame | null | undefined;
   constructor(private readonly text: string) {}
@@ -45,49 +52,66 @@ class FormattedStack implements CreationStack {
   }
 }
 
+/** Distinct stacks kept for sharing; past this many, a new one is kept by its connection alone. */
+const MAX_INTERNED = 4096;
+/** By the positions of their frames (`positionsOf`). */
+const interned = new Map<string, FormattedStack>();
+
+type Sites = readonly NodeJS.CallSite[];
+
+/** An Error.prepareStackTrace that hands back V8's call sites, read at once and let go. */
+const returnSites = (_error: unknown, sites: Sites): Sites => sites;
+
 /**
- * A stack as V8 captured it: cheap to take, but its frames keep each caller's receiver and
- * function alive and cost about 2 KB, so a connection that lives on trades it for a shared
- * `FormattedStack` (`compactStack`).
+ * The call sites of the current stack, at most `limit`, below the frame of `cut` (which must be
+ * on the stack, else none). The application's own Error.prepareStackTrace and stack limit
+ * are put back before this returns.
  */
-class CapturedStack implements CreationStack {
-  private formatted: FormattedStack | undefined;
-  constructor(private readonly holder: { stack?: string }) {}
-
-  shared(): FormattedStack {
-    // An application's Error.prepareStackTrace may make `stack` something other than text.
-    const stack = this.holder.stack;
-    return (this.formatted ??= internStack(ownFramesRemoved(typeof stack === 'string' ? stack : '')));
-  }
-
-  format(): string {
-    return this.shared().format();
-  }
-
-  userFrame(): UserFrame | undefined {
-    return this.shared().userFrame();
+function callSites(limit: number, cut: (...args: never[]) => unknown): Sites {
+  const holder: { stack?: unknown } = {};
+  const limitBefore = Error.stackTraceLimit;
+  const prepareBefore = Error.prepareStackTrace;
+  try {
+    Error.stackTraceLimit = limit;
+    Error.captureStackTrace(holder, cut);
+    // V8 calls prepareStackTrace when `stack` is first read, not at the capture.
+    Error.prepareStackTrace = returnSites;
+    const sites = holder.stack;
+    return Array.isArray(sites) ? (sites as Sites) : [];
+  } finally {
+    Error.stackTraceLimit = limitBefore;
+    Error.prepareStackTrace = prepareBefore;
   }
 }
 
-/** Distinct stacks kept for sharing; past this many, a new one is kept by its connection alone. */
-const MAX_INTERNED = 4096;
-const interned = new Map<string, FormattedStack>();
+/** A stack's identity: where each of its frames is. Two stacks with the same positions have the same text. */
+function positionsOf(sites: Sites): string {
+  let key = '';
+  for (const site of sites) key += `${site.getScriptNameOrSourceURL()}@${site.getPosition()};`;
+  return key;
+}
 
-function internStack(text: string): FormattedStack {
-  let stack = interned.get(text);
+function isApplicationFile(filePath: string | undefined | null): boolean {
+  return typeof filePath === 'string' && !filePath.startsWith('node:') && !filePath.includes('/node_modules/') && !filePath.startsWith('internal/');
+}
+
+function hasApplicationFrame(sites: Sites): boolean {
+  for (const site of sites) if (isApplicationFile(site.getFileName())) return true;
+  return false;
+}
+
+function stackOf(sites: Sites): FormattedStack {
+  const key = positionsOf(sites);
+  let stack = interned.get(key);
   if (stack === undefined) {
-    stack = new FormattedStack(text);
-    if (interned.size < MAX_INTERNED) interned.set(text, stack);
+    stack = new FormattedStack(ownFramesRemoved(sites.map((site) => `at ${String(site)}`)));
+    if (interned.size < MAX_INTERNED) interned.set(key, stack);
   }
   return stack;
 }
 
 /** The frames below diagnostics_channel's publish: everything above them is socklife's own. */
-function ownFramesRemoved(stack: string): string {
-  const lines = stack
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim());
+function ownFramesRemoved(lines: readonly string[]): string {
   let lastPublish = -1;
   lines.forEach((line, i) => {
     if (PUBLISH_FRAME.test(line)) lastPublish = i;
@@ -100,7 +124,7 @@ function findUserFrame(text: string): UserFrame | undefined {
     const m = FRAME.exec(line);
     if (m === null) continue;
     const filePath = (m[2] as string).replace(/^file:\/\//, '');
-    if (filePath.startsWith('node:') || filePath.includes('/node_modules/') || filePath.startsWith('internal/')) continue;
+    if (!isApplicationFile(filePath)) continue;
     const frame = { filePath, line: Number(m[3]), column: Number(m[4]) };
     return m[1] === undefined ? frame : { ...frame, functionName: m[1].replace(/^async /, '') };
   }
@@ -108,30 +132,31 @@ function findUserFrame(text: string): UserFrame | undefined {
 }
 
 /**
- * The shared, formatted form of a stack (formatting costs about 20 µs): what a long-lived
- * connection keeps instead of V8's frames. A stack already compact is returned as it is.
+ * diagnostics_channel's publish as it is on the stack while a subscriber runs (every channel
+ * with subscribers shares it): the frame to cut above when Node announces a socket, so that
+ * the frames of the channel and of socklife's subscriber are never walked. Read at each use,
+ * as a channel's methods change when it gains or loses its subscribers.
  */
-export function compactStack(stack: CreationStack): CreationStack {
-  return stack instanceof CapturedStack ? stack.shared() : stack;
-}
-
-/** True when `stack` still holds V8's frames. */
-export function isRawStack(stack: CreationStack | undefined): stack is CreationStack {
-  return stack instanceof CapturedStack;
+export function channelPublish(): ((...args: never[]) => unknown) | undefined {
+  const publish = (dc.channel('net.client.socket') as { publish?: unknown }).publish;
+  return typeof publish === 'function' ? (publish as (...args: never[]) => unknown) : undefined;
 }
 
 /**
- * Captures the current stack; V8 formats it lazily, on the first `format()`. Frames above
- * `cutAbove` (socklife's own API function) are left out.
+ * Captures the current stack and returns its shared form. Frames above `cutAbove`
+ * (socklife's own API function, or `channelPublish()` inside a subscriber) are never walked;
+ * when it is not on the stack, the stack starts at this function's caller. Takes
+ * FIRST_FRAMES frames; a stack with no application frame among them is taken again,
+ * DEEP_FRAMES deep.
  */
 export function captureCreationStack(cutAbove?: (...args: never[]) => unknown): CreationStack {
-  const holder: { stack?: string } = {};
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = CAPTURE_FRAMES;
-  try {
-    Error.captureStackTrace(holder, cutAbove ?? captureCreationStack);
-  } finally {
-    Error.stackTraceLimit = limit;
+  let cut = cutAbove ?? captureCreationStack;
+  let sites = callSites(FIRST_FRAMES, cut);
+  if (sites.length === 0 && cut !== captureCreationStack) {
+    // `cutAbove` is not on the stack: cut at this function instead.
+    cut = captureCreationStack;
+    sites = callSites(FIRST_FRAMES, cut);
   }
-  return new CapturedStack(holder);
+  if (sites.length === FIRST_FRAMES && !hasApplicationFrame(sites)) sites = callSites(DEEP_FRAMES, cut);
+  return stackOf(sites);
 }

@@ -1,7 +1,7 @@
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
 import { sayOnce } from '../notify.js';
-import { captureCreationStack, type CreationStack } from './creation-stack.js';
+import { captureCreationStack, channelPublish, type CreationStack } from './creation-stack.js';
 import { PrototypeWrappers, type PatchedMethod, type SocketMethod, type SocketPrototype } from './prototype-wrappers.js';
 import { ServerListening } from './server-listening.js';
 import {
@@ -124,12 +124,15 @@ export class NodeSocketObserver {
     if (socket instanceof net.Socket) this.adopt(socket, side);
   }
 
-  /** `cutAbove`: socklife's own wrapper, whose frames (and those it calls) stay out of the stack. */
+  /**
+   * `cutAbove`: socklife's own wrapper, whose frames (and those it calls) stay out of the
+   * stack; without it the socket was announced on a channel, and its publish is cut above.
+   */
   private adopt(socket: net.Socket, side: SocketSide, cutAbove?: (...args: never[]) => unknown): void {
     if (this.sink.isTracked(socket)) return;
     let stack: CreationStack | undefined;
     if (this.options.captureStacks) {
-      stack = side === 'client' ? captureCreationStack(cutAbove) : this.servers.stackOf(socket);
+      stack = side === 'client' ? captureCreationStack(cutAbove ?? channelPublish()) : this.servers.stackOf(socket);
     }
     if (!this.sink.socketOpened(socket, side, stack)) return;
     // Its events reach the sink through the emit wrapper, ahead of every listener (FIN byte

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { CloseWaitLeakDetector } from '../../src/detect/close-wait-leak.js';
 import { ListeningSockets } from '../../src/model/listening-sockets.js';
 import { ConnectionTracker } from '../../src/model/tracker.js';
-import { captureCreationStack, isRawStack } from '../../src/observe/creation-stack.js';
 import { TcpState } from '../../src/tcp-states.js';
 import {
   Clock,
@@ -309,20 +308,5 @@ describe('what the model records: its recording policy, given at construction', 
     const m = withPolicy(false, false);
     activeClose(m);
     expect(m.listener.closedIds).toEqual([1]);
-  });
-});
-
-describe('stack compaction: the model’s own operation', () => {
-  it('trades the raw creation stack of a connection older than a second for its shared form; a younger one keeps it', () => {
-    const m = model();
-    const old = new FakeSocket(SERVER_PORT, CLIENT_PORT);
-    m.tracker.socketOpened(old, 'server', captureCreationStack());
-    m.clock.advance(1500);
-    const young = new FakeSocket(SERVER_PORT, CLIENT_PORT + 1);
-    m.tracker.socketOpened(young, 'server', captureCreationStack());
-    m.tracker.compactStacks();
-    const [a, b] = m.tracker.liveConnections();
-    expect(isRawStack(a?.creationStack)).toBe(false);
-    expect(isRawStack(b?.creationStack)).toBe(true);
   });
 });
