@@ -6,6 +6,7 @@ import { HalfCloseStuckDetector } from './half-close-stuck.js';
 import { ListenPressureDetector } from './listen-pressure.js';
 import type { MeasurementSink } from './measurement.js';
 import type { KernelSnapshot, SnapshotFinding } from './snapshot.js';
+import { RacePredictedDetector } from './race-predicted.js';
 import { StaleReuseDetector } from './stale-reuse.js';
 import { TimeWaitDetector } from './time-wait.js';
 
@@ -38,6 +39,7 @@ export function makeDetectors(settings: DetectorSettings): Detector[] {
       measurements,
     }),
     new StaleReuseDetector(),
+    new RacePredictedDetector(),
   ];
 }
 

@@ -14,7 +14,8 @@ import { AfterCloseFollower } from './after-close.js';
 import { newConnection, openingState, type Connection, type ConnectionEndpoint, type StateChange } from './connection.js';
 import type { ConnectionModel } from './connection-model.js';
 import { EndpointLearning } from './endpoint-learning.js';
-import { httpClientCloseReason, requestFinished, requestStarted } from './http-activity.js';
+import { httpClientCloseReason, peerIdleCloseMs, requestFinished, requestStarted } from './http-activity.js';
+import { PoolDestinations, type PoolDestination } from './pool-destinations.js';
 import { KeepAliveRaces, lostKeepAliveRace, type KeepAliveRace, type KeepAliveRaceKind } from './keepalive-races.js';
 import { closeReasonOf, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
 import { KernelRowApplier } from './kernel-rows.js';
@@ -51,6 +52,8 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
   private readonly compaction: StackCompaction;
   /** Keep-alive races seen on reused client connections, for the detector to read. */
   private readonly races = new KeepAliveRaces();
+  /** What client pools showed of their destinations: idle closes by the peer, reuse. */
+  private readonly pools = new PoolDestinations();
   private nextId = 1;
   private stopped = false;
 
@@ -153,6 +156,7 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     }
     this.index.clear();
     this.races.clear();
+    this.pools.clear();
     this.afterClose.clear();
     this.afterCloseAsked = undefined;
     return sockets;
@@ -234,6 +238,7 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
         if (c.peerFinAt !== undefined) return true;
         const proved = stateAfterPeerFin(c);
         c.peerFinAt = time;
+        if (c.http !== undefined) this.peerFinOnHttp(c, time);
         this.markFin(c, socket, 'peer', time);
         if (proved !== undefined) this.setState(c, proved, 'socket_event', time);
         return true;
@@ -295,6 +300,23 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     return this.races.since(seq);
   }
 
+  /** The peer's FIN on a connection that carried requests: an idle pooled client connection's is a sample of the server's idle timeout. */
+  private peerFinOnHttp(c: Connection, time: number): void {
+    const idle = peerIdleCloseMs(c, time);
+    if (idle === undefined) return;
+    // The endpoints while the socket can still say them: at the FIN, not per request.
+    this.endpoints.learn(c);
+    this.pools.peerClosedIdle(c, idle, time);
+  }
+
+  poolDestinations(): Iterable<PoolDestination> {
+    return this.pools.all();
+  }
+
+  poolDestination(address: string, port: number): PoolDestination | undefined {
+    return this.pools.get(address, port);
+  }
+
   requestSpan(socket: SocketView, span: SpanContext, route: RouteSource | undefined): void {
     const h = this.recordOf(socket)?.http;
     if (h === undefined || !h.inFlight || h.spanContext !== undefined) return;
@@ -307,6 +329,8 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     if (h === undefined || this.stopped) return;
     h.poolIdleTimeoutMs = poolIdleTimeoutMs;
     h.keepAliveHeader = keepAliveHeader;
+    h.agentPool = true;
+    h.pooled = true;
     requestFinished(h, false, this.now());
   }
 
@@ -354,6 +378,7 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
       h.closeReason = httpClientCloseReason(c, error);
       // A request still in flight when its connection closed never got its end: it failed.
       requestFinished(h, true, time);
+      if (c.side === 'client') this.pools.connectionClosed(c);
     }
     // Out of the live indexes first: CLOSED is then not added to a state set only to leave it.
     this.index.remove(c);

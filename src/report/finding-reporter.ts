@@ -2,7 +2,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, 
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, halfCloseStuckAttributes, leakAttributes, peerRedacted, timeWaitAttributes } from './attributes.js';
-import { staleReuseAttributes, staleReuseMessage } from './keepalive-attributes.js';
+import { racePredictedAttributes, racePredictedMessage, staleReuseAttributes, staleReuseMessage } from './keepalive-attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import { endSpan, type Providers } from './providers.js';
 import { requestAttributes, requestLinks, urlPathRedacted } from './request-attributes.js';
@@ -61,6 +61,13 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     attributes: staleReuseAttributes(f),
     errorMessage: staleReuseMessage(f),
     connection: f.connection,
+  }),
+  keepalive_race_predicted: (f) => ({
+    name: 'tcp.keepalive.race_predicted',
+    startTime: f.since,
+    endTime: Math.max(f.since, f.detectedAt),
+    attributes: racePredictedAttributes(f),
+    errorMessage: racePredictedMessage(f),
   }),
   time_wait_accumulation: (tw) => ({
     name: 'tcp.time_wait.accumulation',

@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import type { RacePredicted } from '../detect/race-predicted-finding.js';
 import type { StaleReuse } from '../detect/stale-reuse-finding.js';
 import { ATTR, endpointAttributes } from './attributes.js';
 
@@ -10,6 +11,13 @@ export const KEEPALIVE_ATTR = {
   peerCloseAfterIdleMs: 'tcp.keepalive.peer_close_after_idle_ms',
   poolIdleTimeoutMs: 'tcp.keepalive.pool_idle_timeout_ms',
   serverHintMs: 'tcp.keepalive.server_hint_ms',
+  poolIdleTimeout: 'tcp.keepalive.pool_idle_timeout',
+  peerIdleCloseCount: 'tcp.keepalive.peer_idle_close.count',
+  peerIdleCloseMinMs: 'tcp.keepalive.peer_idle_close.min_ms',
+  peerIdleCloseMedianMs: 'tcp.keepalive.peer_idle_close.median_ms',
+  peerIdleCloseMaxMs: 'tcp.keepalive.peer_idle_close.max_ms',
+  nearReuseCount: 'tcp.keepalive.near_reuse.count',
+  nearReuseGapMs: 'tcp.keepalive.near_reuse.longest_gap_ms',
 } as const;
 
 /** Attributes of a `tcp.keepalive.stale_reuse` span. */
@@ -49,5 +57,43 @@ export function staleReuseMessage(f: StaleReuse): string {
   return (
     `keep-alive race: ${what}${idle}; the pool has ${pool}, the server ${hint}. ` +
     "Give the agent an idle timeout shorter than the server's, and retry idempotent requests that fail on req.reusedSocket"
+  );
+}
+
+/** Attributes of a `tcp.keepalive.race_predicted` span. */
+export function racePredictedAttributes(f: RacePredicted): Attributes {
+  const attributes: Attributes = {
+    [ATTR.networkTransport]: 'tcp',
+    [ATTR.socketSide]: 'client',
+    [KEEPALIVE_ATTR.peerIdleCloseCount]: f.peerIdleClose.count,
+    [KEEPALIVE_ATTR.peerIdleCloseMinMs]: Math.round(f.peerIdleClose.min),
+    [KEEPALIVE_ATTR.peerIdleCloseMedianMs]: Math.round(f.peerIdleClose.median),
+    [KEEPALIVE_ATTR.peerIdleCloseMaxMs]: Math.round(f.peerIdleClose.max),
+    [KEEPALIVE_ATTR.poolIdleTimeout]: f.poolIdleTimeoutMs !== undefined ? 'set' : f.poolKnown ? 'none' : 'unknown',
+    [KEEPALIVE_ATTR.nearReuseCount]: f.nearReuses,
+  };
+  if (f.destination.host !== undefined) attributes[ATTR.serverAddress] = f.destination.host;
+  if (f.destination.address !== undefined && f.destination.address !== f.destination.host) attributes[ATTR.networkPeerAddress] = f.destination.address;
+  if (f.destination.port !== undefined) attributes[ATTR.serverPort] = f.destination.port;
+  if (f.poolIdleTimeoutMs !== undefined) attributes[KEEPALIVE_ATTR.poolIdleTimeoutMs] = f.poolIdleTimeoutMs;
+  if (f.serverHintMs !== undefined) attributes[KEEPALIVE_ATTR.serverHintMs] = f.serverHintMs;
+  if (f.closestReuseGapMs !== undefined) attributes[KEEPALIVE_ATTR.nearReuseGapMs] = Math.round(f.closestReuseGapMs);
+  return attributes;
+}
+
+/** What the prediction says, with what to do. */
+export function racePredictedMessage(f: RacePredicted): string {
+  const d = f.peerIdleClose;
+  const pool =
+    f.poolIdleTimeoutMs !== undefined
+      ? `an idle timeout of ${f.poolIdleTimeoutMs} ms`
+      : f.poolKnown
+        ? 'no idle timeout (it keeps them until the server closes them)'
+        : 'an idle timeout socklife cannot read, longer than that';
+  const near = f.nearReuses === 0 ? 'no reuse came near it yet' : `${f.nearReuses} connection(s) were reused after nearly that long idle`;
+  return (
+    `keep-alive race ahead: the server closed ${d.count} idle pooled connections after ${Math.round(d.min)}-${Math.round(d.max)} ms idle ` +
+    `(median ${Math.round(d.median)} ms); the pool has ${pool}; ${near}. ` +
+    "Give the pool an idle timeout shorter than the server's, or the server a longer one; the same holds for a database or Redis pool whose server drops idle connections"
   );
 }
