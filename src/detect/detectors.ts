@@ -7,6 +7,7 @@ import { ListenPressureDetector } from './listen-pressure.js';
 import type { MeasurementSink } from './measurement.js';
 import type { KernelSnapshot, SnapshotFinding } from './snapshot.js';
 import { RacePredictedDetector } from './race-predicted.js';
+import { ServerClosesFirstDetector } from './server-closes-first.js';
 import { StaleReuseDetector } from './stale-reuse.js';
 import { TimeWaitDetector } from './time-wait.js';
 
@@ -40,6 +41,7 @@ export function makeDetectors(settings: DetectorSettings): Detector[] {
     }),
     new StaleReuseDetector(),
     new RacePredictedDetector(),
+    new ServerClosesFirstDetector(),
   ];
 }
 

@@ -4,6 +4,7 @@ import type { Connection } from './connection.js';
 import type { KeepAliveRace } from './keepalive-races.js';
 import type { ConnectionEndpoint } from '../observe/endpoints.js';
 import type { PoolDestination } from './pool-destinations.js';
+import type { ServerIdlePeer } from './server-idle-closes.js';
 
 /** What detectors read of the model: live connections, by state, with endpoints on demand. */
 export interface ConnectionModel {
@@ -26,6 +27,8 @@ export interface ConnectionModel {
   poolDestinations(): Iterable<PoolDestination>;
   /** One destination's, by the peer's address and port, when remembered. */
   poolDestination(address: string, port: number): PoolDestination | undefined;
+  /** Peers that came right back after this process's servers closed their idle keep-alive connections (bounded). */
+  serverIdlePeers(): Iterable<ServerIdlePeer>;
   /** The kernel query for this process's connections in `states`: its servers' ports and its clients' target ports. */
   portsQuery(states: readonly TcpState[]): KernelQuery | undefined;
   /**

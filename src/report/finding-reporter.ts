@@ -2,7 +2,14 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, 
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, halfCloseStuckAttributes, leakAttributes, peerRedacted, timeWaitAttributes } from './attributes.js';
-import { racePredictedAttributes, racePredictedMessage, staleReuseAttributes, staleReuseMessage } from './keepalive-attributes.js';
+import {
+  racePredictedAttributes,
+  racePredictedMessage,
+  serverClosesFirstAttributes,
+  serverClosesFirstMessage,
+  staleReuseAttributes,
+  staleReuseMessage,
+} from './keepalive-attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import { endSpan, type Providers } from './providers.js';
 import { requestAttributes, requestLinks, urlPathRedacted } from './request-attributes.js';
@@ -68,6 +75,13 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     endTime: Math.max(f.since, f.detectedAt),
     attributes: racePredictedAttributes(f),
     errorMessage: racePredictedMessage(f),
+  }),
+  keepalive_server_closes_first: (f) => ({
+    name: 'tcp.keepalive.server_closes_first',
+    startTime: f.since,
+    endTime: Math.max(f.since, f.detectedAt),
+    attributes: serverClosesFirstAttributes(f),
+    errorMessage: serverClosesFirstMessage(f),
   }),
   time_wait_accumulation: (tw) => ({
     name: 'tcp.time_wait.accumulation',

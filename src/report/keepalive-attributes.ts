@@ -1,5 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { RacePredicted } from '../detect/race-predicted-finding.js';
+import type { ServerClosesFirst } from '../detect/server-closes-first-finding.js';
 import type { StaleReuse } from '../detect/stale-reuse-finding.js';
 import { ATTR, endpointAttributes } from './attributes.js';
 
@@ -18,6 +19,11 @@ export const KEEPALIVE_ATTR = {
   peerIdleCloseMaxMs: 'tcp.keepalive.peer_idle_close.max_ms',
   nearReuseCount: 'tcp.keepalive.near_reuse.count',
   nearReuseGapMs: 'tcp.keepalive.near_reuse.longest_gap_ms',
+  serverKeepAliveTimeoutMs: 'tcp.keepalive.server_keep_alive_timeout_ms',
+  reconnectCount: 'tcp.keepalive.reconnect.count',
+  reuseGapMinMs: 'tcp.keepalive.reuse_gap.min_ms',
+  reuseGapMedianMs: 'tcp.keepalive.reuse_gap.median_ms',
+  reuseGapMaxMs: 'tcp.keepalive.reuse_gap.max_ms',
 } as const;
 
 /** Attributes of a `tcp.keepalive.stale_reuse` span. */
@@ -95,5 +101,31 @@ export function racePredictedMessage(f: RacePredicted): string {
     `keep-alive race ahead: the server closed ${d.count} idle pooled connections after ${Math.round(d.min)}-${Math.round(d.max)} ms idle ` +
     `(median ${Math.round(d.median)} ms); the pool has ${pool}; ${near}. ` +
     "Give the pool an idle timeout shorter than the server's, or the server a longer one; the same holds for a database or Redis pool whose server drops idle connections"
+  );
+}
+
+/** Attributes of a `tcp.keepalive.server_closes_first` span. */
+export function serverClosesFirstAttributes(f: ServerClosesFirst): Attributes {
+  const attributes: Attributes = {
+    [ATTR.networkTransport]: 'tcp',
+    [ATTR.socketSide]: 'server',
+    [ATTR.clientAddress]: f.peerAddress,
+    [KEEPALIVE_ATTR.reconnectCount]: f.reconnects,
+    [KEEPALIVE_ATTR.reuseGapMinMs]: Math.round(f.reuseGaps.min),
+    [KEEPALIVE_ATTR.reuseGapMedianMs]: Math.round(f.reuseGaps.median),
+    [KEEPALIVE_ATTR.reuseGapMaxMs]: Math.round(f.reuseGaps.max),
+  };
+  if (f.listenPort !== undefined) attributes[ATTR.serverPort] = f.listenPort;
+  if (f.keepAliveTimeoutMs !== undefined) attributes[KEEPALIVE_ATTR.serverKeepAliveTimeoutMs] = f.keepAliveTimeoutMs;
+  return attributes;
+}
+
+/** What the server-side finding says, with what to do. */
+export function serverClosesFirstMessage(f: ServerClosesFirst): string {
+  const timeout = f.keepAliveTimeoutMs === undefined ? 'its idle timeout' : `its keepAliveTimeout of ${f.keepAliveTimeoutMs} ms`;
+  return (
+    `keep-alive idle timeout shorter than the peer's: this server closed ${f.reconnects} idle connections (${timeout}) ` +
+    `and the peer came right back each time, ${Math.round(f.reuseGaps.min)}-${Math.round(f.reuseGaps.max)} ms after the last response. ` +
+    "Set the server's keepAliveTimeout above the idle timeout of the client or load balancer in front of it"
   );
 }
