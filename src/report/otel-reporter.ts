@@ -54,7 +54,7 @@ export class OtelReporter implements ConnectionListener {
   constructor(private readonly options: OtelReporterOptions) {
     const providers = options.providers;
     this.metrics = new ConnectionMetrics(providers, options.stateCounts);
-    this.pools = new PoolMetrics(providers, options.poolCounts ?? (() => []));
+    this.pools = new PoolMetrics(providers, options.poolCounts ?? (() => []), options.redactPeerAddresses);
     this.writer = new ConnectionSpanWriter(() => providers.tracer, options.redactPeerAddresses, options.redactUrlPaths ?? false);
   }
 

@@ -28,6 +28,8 @@ export class PoolMetrics {
     providers: Providers,
     /** Open HTTP client connections by destination, read when metrics are collected. */
     private readonly openConnections: () => Iterable<PoolConnectionCount>,
+    /** Leave the destination's address out (`redactPeerAddresses`): the port stays. */
+    private readonly redactPeerAddresses = false,
   ) {
     providers.bindMeter((meter) => this.bind(meter));
   }
@@ -36,7 +38,7 @@ export class PoolMetrics {
   connectionClosed(c: Connection, end: number): void {
     const h = c.http;
     if (h === undefined || c.side !== 'client') return;
-    const attributes = destinationAttributes(c.target?.host ?? c.peer?.address, c.target?.port ?? c.peer?.port);
+    const attributes = destinationAttributes(this.redactPeerAddresses ? undefined : (c.target?.host ?? c.peer?.address), c.target?.port ?? c.peer?.port);
     this.connectionDuration?.record(Math.max(0, end - c.createdAt) / 1000, attributes);
     this.requestsPerConnection?.record(h.requests, attributes);
   }
@@ -64,7 +66,7 @@ export class PoolMetrics {
           const value = state === 'active' ? count.active : count.idle;
           const key = `${state} ${count.host ?? ''} ${count.port ?? ''}`;
           if (value === 0 && !this.lastSeries.has(key)) continue;
-          const attributes = { ...destinationAttributes(count.host, count.port), [CONNECTION_STATE]: state };
+          const attributes = { ...destinationAttributes(this.redactPeerAddresses ? undefined : count.host, count.port), [CONNECTION_STATE]: state };
           result.observe(value, attributes);
           observed.add(key);
           if (value > 0) series.set(key, attributes);
