@@ -132,7 +132,7 @@ class Socklife implements RunningInstrumentation {
       },
     });
     this.observer.enable();
-    this.requests.enable();
+    if (options.followRequests) this.requests.enable();
     this.poller.start();
   }
 
