@@ -87,4 +87,25 @@ describe('the keep-alive race, predicted before it fails', () => {
     const count = await telemetry.metric('tcp.finding.count');
     expect(count?.dataPoints.find((p) => p.attributes['tcp.finding.type'] === 'keepalive_race_predicted')?.value).toBe(2);
   }, 30_000);
+
+  it('reports nothing for a client whose idle timeout is shorter than the server’s', async () => {
+    // The pool closes idle sockets after half the server's idle timeout: it never sees the server's FIN.
+    const agent = new http.Agent({ keepAlive: true, timeout: SERVER_IDLE_MS / 2 });
+    const results: Array<{ status?: number; error?: string; reused: boolean }> = [];
+    for (let i = 0; i < 5; i++) {
+      results.push(await get(ports[0] as number, agent));
+      await delay(SERVER_IDLE_MS * 0.75);
+    }
+    // A racing client towards the other server: once its prediction is out, polls have run past the good client's closes.
+    const bad = new http.Agent({ keepAlive: true });
+    for (let i = 0; i < 4; i++) {
+      await get(ports[1] as number, bad);
+      await delay(INTERVAL_MS);
+    }
+    await waitFor(() => (telemetry.spans('tcp.keepalive.race_predicted').length > 0 ? true : undefined), 5000, 'the racing client’s prediction');
+    agent.destroy();
+    bad.destroy();
+    expect(results.every((r) => r.status === 200 && !r.reused)).toBe(true);
+    expect(telemetry.spans('tcp.keepalive.race_predicted').map((s) => s.attributes['server.port'])).toEqual([ports[1]]);
+  }, 30_000);
 });
