@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RacePredictedDetector } from '../../src/detect/race-predicted.js';
 import { ListeningSockets } from '../../src/model/listening-sockets.js';
+import { MAX_DESTINATIONS, MAX_SAMPLES } from '../../src/model/pool-destinations.js';
+import { findingRecord } from '../../src/report/finding-log.js';
 import { findingSpan } from '../../src/report/finding-reporter.js';
 import { FakeSocket, model, SERVER_PORT, type Model } from '../model/fixture.js';
 
@@ -76,6 +78,10 @@ describe('RacePredictedDetector', () => {
       'tcp.keepalive.near_reuse.longest_gap_ms': 900,
     });
     expect(span.errorMessage).toMatch(/database or Redis pool/);
+    // The JSON line; under redactPeerAddresses the destination's name and address are left out, its port stays.
+    expect(findingRecord(finding!, false, false)).toMatchObject({ type: 'keepalive_race_predicted', attributes: { 'server.address': 'localhost' } });
+    expect(findingRecord(finding!, true, false).attributes['server.address']).toBeUndefined();
+    expect(findingRecord(finding!, true, false).attributes['server.port']).toBe(SERVER_PORT);
     pooledConnection(m, { idleMs: 1000 });
     expect(detect(detector, m)).toEqual([]);
   });
@@ -101,5 +107,23 @@ describe('RacePredictedDetector', () => {
     const m = model();
     for (let i = 0; i < 5; i++) pooledConnection(m, { idleMs: 2 });
     expect(detect(new RacePredictedDetector(), m)).toEqual([]);
+  });
+
+  it('keeps a bounded number of samples and destinations', () => {
+    const m = model();
+    for (let i = 0; i < MAX_SAMPLES + 5; i++) pooledConnection(m, { idleMs: 1000 + i });
+    const [only] = [...m.tracker.poolDestinations()];
+    expect(only?.idleCloses).toHaveLength(MAX_SAMPLES);
+    expect(only?.idleCloses[0]).toBe(1005);
+    for (let i = 0; i < MAX_DESTINATIONS + 3; i++) {
+      const socket = new FakeSocket(nextPort++, 1000 + i);
+      m.tracker.socketOpened(socket, 'client', undefined);
+      m.tracker.socketEvent(socket, { type: 'connect_called', host: '127.0.0.1', port: 1000 + i });
+      m.tracker.socketEvent(socket, { type: 'connect' });
+      m.tracker.requestStarted(socket, 'client', 'GET', '/', undefined, undefined);
+      m.tracker.requestFinished(socket, false);
+      m.tracker.socketEvent(socket, { type: 'close' });
+    }
+    expect([...m.tracker.poolDestinations()]).toHaveLength(MAX_DESTINATIONS);
   });
 });
