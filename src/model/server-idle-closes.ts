@@ -41,6 +41,8 @@ export interface ServerIdlePeer {
 export class ServerIdleCloses {
   private readonly pending = new Map<string, PendingClose>();
   private readonly peers = new Map<string, ServerIdlePeer>();
+  /** Epoch ms of the last sweep of expired pending closes: at most one a second, not one per accept. */
+  private prunedAt = 0;
 
   /** True while an idle close waits for its peer: only then does an accepted connection need its peer's address. */
   get waiting(): boolean {
@@ -97,6 +99,8 @@ export class ServerIdleCloses {
   }
 
   private prune(time: number): void {
+    if (time - this.prunedAt < MIN_WINDOW_MS) return;
+    this.prunedAt = time;
     for (const [key, close] of this.pending) {
       if (time - close.closedAt > close.windowMs) this.pending.delete(key);
     }
