@@ -39,6 +39,8 @@ export interface HttpActivity {
   poolIdleTimeoutMs: number | undefined;
   /** True once an `http.Agent` pooled it (its idle timeout, or none, was read). */
   agentPool: boolean;
+  /** True once its pool's idle timeout was read (an `http.Agent`'s, or undici's). */
+  poolTimeoutRead: boolean;
   /** True while an `http.Agent` keeps it idle after the last request (false from the next request on). */
   pooled: boolean;
   /** The server's `Keep-Alive` header on the last response, as sent (`timeout=5`). */
@@ -111,6 +113,7 @@ export function requestStarted(
       failed: false,
       poolIdleTimeoutMs: undefined,
       agentPool: false,
+      poolTimeoutRead: false,
       pooled: false,
       keepAliveHeader: undefined,
       spanContext: undefined,

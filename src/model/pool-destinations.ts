@@ -26,7 +26,7 @@ export interface PoolDestination {
   firstIdleCloseAt: number | undefined;
   /** The pool's idle timeout (ms) the last pooled connection had; undefined: none known (forever, for an `http.Agent`). */
   poolIdleTimeoutMs: number | undefined;
-  /** True when the pool's setting was read (an `http.Agent`); false for a pool whose setting is not readable (undici). */
+  /** True when the pool's setting was read (an `http.Agent`'s, or undici's); false when it could not be. */
   poolKnown: boolean;
   /** The server's `Keep-Alive: timeout=` hint (ms), the last one it sent. */
   serverHintMs: number | undefined;
@@ -86,7 +86,7 @@ export class PoolDestinations {
   private pooledBy(d: PoolDestination, c: Connection): void {
     const h = c.http;
     if (h === undefined) return;
-    if (h.agentPool) {
+    if (h.poolTimeoutRead) {
       d.poolKnown = true;
       d.poolIdleTimeoutMs = h.poolIdleTimeoutMs;
     }

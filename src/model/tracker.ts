@@ -345,8 +345,16 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     h.poolIdleTimeoutMs = poolIdleTimeoutMs;
     h.keepAliveHeader = keepAliveHeader;
     h.agentPool = true;
+    h.poolTimeoutRead = true;
     h.pooled = true;
     requestFinished(h, false, this.now());
+  }
+
+  poolIdleTimeout(socket: SocketView, poolIdleTimeoutMs: number): void {
+    const h = this.recordOf(socket)?.http;
+    if (h === undefined || this.stopped) return;
+    h.poolIdleTimeoutMs = poolIdleTimeoutMs;
+    h.poolTimeoutRead = true;
   }
 
   private setFilterPort(c: Connection, port: number | undefined): void {

@@ -86,7 +86,7 @@ describe('RacePredictedDetector', () => {
     expect(detect(detector, m)).toEqual([]);
   });
 
-  it('predicts it for undici too, whose pool setting is not readable', () => {
+  it('predicts it for a pool whose setting cannot be read (an undici without the fields socklife reads)', () => {
     const m = model();
     for (const idleMs of [1000, 1001, 1003]) pooledConnection(m, { idleMs, agent: false });
     const [finding] = detect(new RacePredictedDetector(), m);
