@@ -84,6 +84,8 @@ describe('RacePredictedDetector', () => {
     expect(findingRecord(finding!, true, false).attributes['server.port']).toBe(SERVER_PORT);
     pooledConnection(m, { idleMs: 1000 });
     expect(detect(detector, m)).toEqual([]);
+    // The reuse ratio the TIME_WAIT finding reads, by the peer's address as the kernel prints it.
+    expect(m.tracker.poolDestination('127.0.0.1', SERVER_PORT)).toMatchObject({ connections: 4, requests: 6 });
   });
 
   it('predicts it for a pool whose setting cannot be read (an undici without the fields socklife reads)', () => {
