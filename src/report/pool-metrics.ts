@@ -9,6 +9,8 @@ import type { Providers } from './providers.js';
 export const REQUESTS_PER_CONNECTION_BUCKETS: readonly number[] = Object.freeze([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]);
 
 const CONNECTION_STATE = 'http.connection.state';
+/** Destinations whose attributes are kept for reuse; beyond, the cache starts again. */
+const MAX_CACHED = 256;
 const NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
 
 /**
@@ -38,9 +40,23 @@ export class PoolMetrics {
   connectionClosed(c: Connection, end: number): void {
     const h = c.http;
     if (h === undefined || c.side !== 'client') return;
-    const attributes = destinationAttributes(this.redactPeerAddresses ? undefined : (c.target?.host ?? c.peer?.address), c.target?.port ?? c.peer?.port);
+    const attributes = this.closedAttributes(this.redactPeerAddresses ? undefined : (c.target?.host ?? c.peer?.address), c.target?.port ?? c.peer?.port);
     this.connectionDuration?.record(Math.max(0, end - c.createdAt) / 1000, attributes);
     this.requestsPerConnection?.record(h.requests, attributes);
+  }
+
+  /** One frozen attributes object per destination (at most `MAX_CACHED`), not one per closed connection. */
+  private readonly byDestination = new Map<string, Attributes>();
+
+  private closedAttributes(host: string | undefined, port: number | undefined): Attributes {
+    const key = `${host ?? ''} ${port ?? ''}`;
+    let attributes = this.byDestination.get(key);
+    if (attributes === undefined) {
+      if (this.byDestination.size >= MAX_CACHED) this.byDestination.clear();
+      attributes = Object.freeze(destinationAttributes(host, port));
+      this.byDestination.set(key, attributes);
+    }
+    return attributes;
   }
 
   private bind(meter: Meter): () => void {
