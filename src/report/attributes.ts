@@ -71,7 +71,7 @@ export const ATTR = {
   retransmits: 'tcp.info.retransmits',
   tcpInfoAgeMs: 'tcp.info.age_ms',
   findingType: 'tcp.finding.type',
-  requestsPerConnection: 'http.client.requests_per_connection',
+  requestsPerConnection: 'tcp.time_wait.requests_per_connection',
   listenSynReceived: 'tcp.listen.syn_received',
   listenAcceptQueue: 'tcp.listen.accept_queue',
   listenBacklog: 'tcp.listen.backlog',

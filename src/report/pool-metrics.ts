@@ -16,7 +16,7 @@ const NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
 /**
  * The HTTP client pools as .NET and the semantic conventions name them:
  * `http.client.open_connections` (active or idle, per destination, read at collection),
- * `http.client.connection.duration`, and `http.client.requests_per_connection` (its count is
+ * `http.client.connection.duration`, and `nodejs.http.client.requests_per_connection` (its count is
  * the connections a pool opened and closed, its sum their requests: the reuse ratio), for
  * `http.Agent` and undici pools alike. Recorded at a connection's close, never per request.
  */
@@ -65,7 +65,7 @@ export class PoolMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: [...CONNECTION_DURATION_BUCKETS] },
     });
-    this.requestsPerConnection = meter.createHistogram('http.client.requests_per_connection', {
+    this.requestsPerConnection = meter.createHistogram('nodejs.http.client.requests_per_connection', {
       description: 'Requests each HTTP client connection carried, recorded at its close: sum / count is the pool’s reuse ratio.',
       unit: '{request}',
       advice: { explicitBucketBoundaries: [...REQUESTS_PER_CONNECTION_BUCKETS] },

@@ -40,7 +40,7 @@ const NOT_EXPORTED_HERE = new Set([
   'tcp_listen_backlog',
   // The HTTP client pool views: the fleet's pooled connections may not close (nor be counted) while it is scraped.
   'http_client_open_connections',
-  ...['bucket', 'sum', 'count'].flatMap((s) => [`http_client_connection_duration_${s}`, `http_client_requests_per_connection_${s}`]),
+  ...['bucket', 'sum', 'count'].flatMap((s) => [`http_client_connection_duration_${s}`, `nodejs_http_client_requests_per_connection_${s}`]),
 ]);
 
 function describeAlerts(alerts: readonly PromAlert[]): string {

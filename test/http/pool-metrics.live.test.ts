@@ -91,7 +91,7 @@ describe('the HTTP client pool metrics', () => {
     const closed = waitFor(() => (count(agent.freeSockets) === 0 && establishedTowards(port) === 0 ? true : undefined), 5000, 'the sockets to close');
     agent.destroy();
     await closed;
-    const requests = await telemetry.metric('http.client.requests_per_connection');
+    const requests = await telemetry.metric('nodejs.http.client.requests_per_connection');
     const point = (requests?.dataPoints as Array<DataPoint<Histogram>> | undefined)?.find((p) => p.attributes['server.port'] === port);
     expect(point?.value.count).toBe(3);
     expect(point?.value.sum).toBe(4);

@@ -173,10 +173,10 @@ describe('gauges tcp.time_wait.count and tcp.ephemeral_ports.utilization', () =>
 describe('the TIME_WAIT finding and its destination’s HTTP pool', () => {
   it('says when the pool opened about one connection per request', () => {
     const span = findingSpan({ ...clientFinding, requestsPerConnection: 1 });
-    expect(span.attributes['http.client.requests_per_connection']).toBe(1);
+    expect(span.attributes['tcp.time_wait.requests_per_connection']).toBe(1);
     expect(span.errorMessage).toMatch(/1\.00 requests per connection: a pool opening a connection per request/);
     const reusing = findingSpan({ ...clientFinding, requestsPerConnection: 37.5 });
-    expect(reusing.attributes['http.client.requests_per_connection']).toBe(37.5);
+    expect(reusing.attributes['tcp.time_wait.requests_per_connection']).toBe(37.5);
     expect(reusing.errorMessage).not.toMatch(/per request/);
   });
 });
