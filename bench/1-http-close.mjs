@@ -20,6 +20,7 @@ await runFigure(figure, async () => {
     'bare-control',
     'socklife',
     'socklife-source-none',
+    'socklife-no-requests',
     'sdk',
     'sdk+socklife',
     'sdk+socklife-findings',
@@ -69,6 +70,12 @@ await runFigure(figure, async () => {
     ['1c', 'sdk+one-span', 'sdk', 'server CPU per request, SDK + one empty span per connection / SDK only (what the SDK charges for one span a connection)'],
     ['1c', 'sdk+socklife-all', 'sdk', 'server CPU per request, real SDK, spans: all: SDK+socklife / SDK only'],
     ['1a', 'socklife-source-none', 'bare', 'server CPU per request, no SDK, socklife with source: none (no ss ever run) / bare server'],
+    [
+      '1a',
+      'socklife',
+      'socklife-no-requests',
+      'server CPU per request, following requests (one per connection): socklife / socklife without request following',
+    ],
     ['1b', 'sdk', 'bare', 'server CPU per request, the SDK alone (BatchSpanProcessor, AsyncLocalStorage context) / bare server'],
     [
       '1a',

@@ -30,6 +30,7 @@ const ENV_OPTIONS = [
   'autoInstrument',
   'redactPeerAddresses',
   'redactUrlPaths',
+  'followRequests',
 ] as const satisfies readonly (keyof typeof OPTION_RULES & keyof SocklifeOptions)[];
 
 type EnvOption = (typeof ENV_OPTIONS)[number];

@@ -7,6 +7,7 @@ import { makeDetectors } from './detect/detectors.js';
 import type { MeasurementSink } from './detect/measurement.js';
 import { ListeningSockets } from './model/listening-sockets.js';
 import { forgetSaidFailures } from './notify.js';
+import { poolConnectionCounts } from './model/pool-connections.js';
 import { ConnectionTracker } from './model/tracker.js';
 import { isClusterWorker } from './observe/cluster-worker.js';
 import { EventLoopStalls, type StallSource } from './observe/event-loop-stalls.js';
@@ -91,6 +92,7 @@ class Socklife implements RunningInstrumentation {
       redactPeerAddresses: options.redactPeerAddresses,
       redactUrlPaths: options.redactUrlPaths,
       stateCounts: () => this.tracker.stateCounts(),
+      poolCounts: () => poolConnectionCounts(this.tracker.liveConnections()),
     });
     // The span policy tells the model what to record; the model tells the reporter what happened.
     const recording = recordingPolicyFor({
@@ -132,7 +134,7 @@ class Socklife implements RunningInstrumentation {
       },
     });
     this.observer.enable();
-    this.requests.enable();
+    if (options.followRequests) this.requests.enable();
     this.poller.start();
   }
 

@@ -62,6 +62,7 @@ export const OPTION_RULES = {
   autoInstrument: { kind: 'boolean' },
   redactPeerAddresses: { kind: 'boolean' },
   redactUrlPaths: { kind: 'boolean' },
+  followRequests: { kind: 'boolean' },
   pid: { kind: 'integer', min: 1, max: MAX_PID },
   port: { kind: 'integer', min: 1, max: 65535 },
   intervalMs: { kind: 'integer', min: 100, max: MAX_INTERVAL_MS, unit: 'milliseconds' },
@@ -85,6 +86,7 @@ export const OPTION_DEFAULTS = Object.freeze({
     autoInstrument: true,
     redactPeerAddresses: false,
     redactUrlPaths: false,
+    followRequests: true,
   },
   cli: {
     closeWaitThresholdMs: SNAPSHOT_THRESHOLDS.closeWaitMs,

@@ -57,6 +57,12 @@ export interface SocklifeOptions {
    * connection that carried HTTP requests (`http.route`, a template, stays). Default false.
    */
   redactUrlPaths?: boolean;
+  /**
+   * Follow the HTTP requests on each connection (the last request, its span link, keep-alive
+   * races, the pool metrics). `false` leaves Node's HTTP prototypes and channels alone: to
+   * measure what following costs, or to rule it out. Default true.
+   */
+  followRequests?: boolean;
   /** Tracer provider for spans. Default: the global one (`@opentelemetry/api` `trace`). Not settable from the environment. */
   tracerProvider?: TracerProvider;
   /** Meter provider for metrics. Default: the global one (`@opentelemetry/api` `metrics`). Not settable from the environment. */
@@ -78,6 +84,7 @@ export interface ResolvedOptions {
   readonly autoInstrument: boolean;
   readonly redactPeerAddresses: boolean;
   readonly redactUrlPaths: boolean;
+  readonly followRequests: boolean;
   readonly tracerProvider: TracerProvider | undefined;
   readonly meterProvider: MeterProvider | undefined;
 }

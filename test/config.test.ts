@@ -44,10 +44,19 @@ describe('options from the environment', () => {
         SOCKLIFE_CAPTURE_STACKS: 'false',
         SOCKLIFE_AUTO_INSTRUMENT: '1',
         SOCKLIFE_REDACT_URL_PATHS: 'true',
+        SOCKLIFE_FOLLOW_REQUESTS: 'false',
       },
       (m) => warnings.push(m),
     );
-    expect(options).toEqual({ pollIntervalMs: 250, closeWaitThresholdMs: 0, source: 'proc', captureStacks: false, autoInstrument: true, redactUrlPaths: true });
+    expect(options).toEqual({
+      pollIntervalMs: 250,
+      closeWaitThresholdMs: 0,
+      source: 'proc',
+      captureStacks: false,
+      autoInstrument: true,
+      redactUrlPaths: true,
+      followRequests: false,
+    });
     expect(warnings).toEqual([]);
   });
 

@@ -4,6 +4,7 @@
 //   bare-control  the same again: an A/A control that shows this machine's noise floor
 //   socklife      node --require socklife/register http-server.cjs            (no SDK)
 //   socklife-source-none  socklife with SOCKLIFE_SOURCE=none (stated: the cost of the kernel source)
+//   socklife-no-requests  socklife with SOCKLIFE_FOLLOW_REQUESTS=false: the baseline of what following requests costs
 //   sdk           node --require ./bench/lib/sdk.cjs http-server.cjs         (the SDK, no socklife)
 //   sdk+socklife  the SDK and socklife with its defaults (spans: anomalies)
 //   sdk+socklife-findings, sdk+socklife-all   the other span policies
@@ -33,6 +34,7 @@ export const VARIANTS = {
   'bare-control': [],
   socklife: SOCKLIFE,
   'socklife-source-none': SOCKLIFE,
+  'socklife-no-requests': SOCKLIFE,
   sdk: SDK,
   'sdk+socklife': [...SDK, ...SOCKLIFE],
   'sdk+socklife-findings': [...SDK, ...SOCKLIFE],
@@ -43,6 +45,7 @@ export const VARIANTS = {
 };
 const VARIANT_ENV = {
   'socklife-source-none': { SOCKLIFE_SOURCE: 'none' },
+  'socklife-no-requests': { SOCKLIFE_FOLLOW_REQUESTS: 'false' },
   'sdk+socklife-findings': { SOCKLIFE_SPANS: 'findings' },
   'sdk+socklife-all': { SOCKLIFE_SPANS: 'all' },
 };

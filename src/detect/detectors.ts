@@ -6,6 +6,8 @@ import { HalfCloseStuckDetector } from './half-close-stuck.js';
 import { ListenPressureDetector } from './listen-pressure.js';
 import type { MeasurementSink } from './measurement.js';
 import type { KernelSnapshot, SnapshotFinding } from './snapshot.js';
+import { RacePredictedDetector } from './race-predicted.js';
+import { ServerClosesFirstDetector } from './server-closes-first.js';
 import { StaleReuseDetector } from './stale-reuse.js';
 import { TimeWaitDetector } from './time-wait.js';
 
@@ -38,6 +40,8 @@ export function makeDetectors(settings: DetectorSettings): Detector[] {
       measurements,
     }),
     new StaleReuseDetector(),
+    new RacePredictedDetector(),
+    new ServerClosesFirstDetector(),
   ];
 }
 

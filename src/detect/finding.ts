@@ -1,6 +1,8 @@
 import type { CloseWaitLeak } from './close-wait-finding.js';
 import type { HalfCloseStuck } from './half-close-finding.js';
 import type { ListenPressure } from './listen-pressure-finding.js';
+import type { RacePredicted } from './race-predicted-finding.js';
+import type { ServerClosesFirst } from './server-closes-first-finding.js';
 import type { StaleReuse } from './stale-reuse-finding.js';
 import type { TimeWaitAccumulation } from './time-wait-finding.js';
 
@@ -9,7 +11,7 @@ import type { TimeWaitAccumulation } from './time-wait-finding.js';
  * path (`FindingSink`): spans, metrics and the JSON log all read the same object. The finding
  * types live in their own modules, below the detectors that make them.
  */
-export type Finding = CloseWaitLeak | TimeWaitAccumulation | ListenPressure | HalfCloseStuck | StaleReuse;
+export type Finding = CloseWaitLeak | TimeWaitAccumulation | ListenPressure | HalfCloseStuck | StaleReuse | RacePredicted | ServerClosesFirst;
 
 export type FindingType = Finding['type'];
 

@@ -40,6 +40,8 @@ export interface ClientTimeWait extends TimeWaitCommon {
   readonly utilization: number | undefined;
   /** Seconds left before the range is used up at the rate the use grew over the last few polls (`keepSample`); only while it grows. */
   readonly secondsToExhaustion: number | undefined;
+  /** Requests per connection this process's HTTP clients carried towards it (the reuse ratio), when enough closed to tell. */
+  readonly requestsPerConnection?: number | undefined;
 }
 
 /** Sockets piling up in TIME_WAIT on one side of this process's connections. */

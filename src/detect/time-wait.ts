@@ -1,3 +1,4 @@
+import type { ConnectionModel } from '../model/connection-model.js';
 import type { ListeningSockets } from '../model/listening-sockets.js';
 import { listenerCovers } from '../observe/kernel/address.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
@@ -116,7 +117,7 @@ export class TimeWaitDetector implements Detector {
   fromKernel(context: PollContext, rows: readonly KernelSocketRow[] | undefined): TimeWaitAccumulation[] {
     const asked = this.asked;
     this.asked = undefined;
-    if (asked !== undefined && rows !== undefined) return this.count(asked, rows, context.time);
+    if (asked !== undefined && rows !== undefined) return this.count(asked, rows, context.time, context.model);
     this.keepLiveCounts(context.listeners);
     if (asked === undefined) {
       // The namespace holds fewer than the threshold: every count is below it.
@@ -160,7 +161,7 @@ export class TimeWaitDetector implements Detector {
     if (live.length !== this.lastCounts.length) this.setCounts(live);
   }
 
-  private count(asked: Asked, rows: readonly KernelSocketRow[], time: number): TimeWaitAccumulation[] {
+  private count(asked: Asked, rows: readonly KernelSocketRow[], time: number, model: ConnectionModel): TimeWaitAccumulation[] {
     const { servers, clients } = tally(asked, rows);
     const findings: TimeWaitAccumulation[] = [];
     const counts: TimeWaitCount[] = [];
@@ -204,6 +205,7 @@ export class TimeWaitDetector implements Detector {
           openConnections: entry.open,
           utilization: share,
           secondsToExhaustion: asked.rangeSize === undefined ? undefined : secondsToExhaustion(oldest, sample, asked.rangeSize),
+          requestsPerConnection: requestsPerConnection(model, destination),
         });
       }
     }
@@ -281,4 +283,14 @@ export function topPeers(peers: ReadonlyMap<string, number>): PeerCount[] {
 
 function before(a: PeerCount, b: PeerCount): boolean {
   return a.count > b.count || (a.count === b.count && a.address < b.address);
+}
+
+/** Connections a destination's HTTP pool must have closed before its reuse ratio is told. */
+export const MIN_POOL_CONNECTIONS = 10;
+
+/** Requests per closed connection of this process's HTTP clients towards `destination`, when enough closed to tell. */
+function requestsPerConnection(model: ConnectionModel, destination: Destination): number | undefined {
+  const pool = model.poolDestination(destination.address, destination.port);
+  if (pool === undefined || pool.connections < MIN_POOL_CONNECTIONS) return undefined;
+  return pool.requests / pool.connections;
 }

@@ -3,6 +3,8 @@ import type { TcpState } from '../tcp-states.js';
 import type { Connection } from './connection.js';
 import type { KeepAliveRace } from './keepalive-races.js';
 import type { ConnectionEndpoint } from '../observe/endpoints.js';
+import type { PoolDestination } from './pool-destinations.js';
+import type { ServerIdlePeer } from './server-idle-closes.js';
 
 /** What detectors read of the model: live connections, by state, with endpoints on demand. */
 export interface ConnectionModel {
@@ -21,6 +23,12 @@ export interface ConnectionModel {
   requestHandlerOf(c: Connection): string | undefined;
   /** The keep-alive races seen on reused client connections after sequence number `seq`, oldest first (bounded). */
   keepAliveRacesSince(seq: number): readonly KeepAliveRace[];
+  /** What client pools showed of each destination (bounded): the peer's idle closes, the pool's setting, reuse. */
+  poolDestinations(): Iterable<PoolDestination>;
+  /** One destination's, by the peer's address and port, when remembered. */
+  poolDestination(address: string, port: number): PoolDestination | undefined;
+  /** Peers that came right back after this process's servers closed their idle keep-alive connections (bounded). */
+  serverIdlePeers(): Iterable<ServerIdlePeer>;
   /** The kernel query for this process's connections in `states`: its servers' ports and its clients' target ports. */
   portsQuery(states: readonly TcpState[]): KernelQuery | undefined;
   /**

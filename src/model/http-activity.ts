@@ -25,6 +25,8 @@ export interface HttpActivity {
   reused: boolean;
   /** How long the connection sat idle before the last request reused it (ms). */
   idleBeforeReuseMs: number | undefined;
+  /** The longest any request waited on it idle before reusing it (ms); undefined before a reuse. */
+  longestReuseGapMs: number | undefined;
   /**
    * When the last request reused the connection after the peer's FIN had arrived (`'end'` read,
    * or the kernel said CLOSE_WAIT): the time of that FIN (the kernel's sighting when no `'end'`
@@ -35,6 +37,12 @@ export interface HttpActivity {
   failed: boolean;
   /** The client pool's idle timeout (ms), when the agent has one. */
   poolIdleTimeoutMs: number | undefined;
+  /** True once an `http.Agent` pooled it (its idle timeout, or none, was read). */
+  agentPool: boolean;
+  /** True once its pool's idle timeout was read (an `http.Agent`'s, or undici's). */
+  poolTimeoutRead: boolean;
+  /** True while an `http.Agent` keeps it idle after the last request (false from the next request on). */
+  pooled: boolean;
   /** The server's `Keep-Alive` header on the last response, as sent (`timeout=5`). */
   keepAliveHeader: string | undefined;
   /**
@@ -100,9 +108,13 @@ export function requestStarted(
       idleSince: undefined,
       reused: false,
       idleBeforeReuseMs: undefined,
+      longestReuseGapMs: undefined,
       reusedAfterPeerFinAt: undefined,
       failed: false,
       poolIdleTimeoutMs: undefined,
+      agentPool: false,
+      poolTimeoutRead: false,
+      pooled: false,
       keepAliveHeader: undefined,
       spanContext: undefined,
       routeSource: undefined,
@@ -114,18 +126,39 @@ export function requestStarted(
   }
   const reused = h.requests > 0;
   h.reused = reused;
-  h.idleBeforeReuseMs = reused && h.idleSince !== undefined ? time - h.idleSince : undefined;
+  const gap = reused && h.idleSince !== undefined ? time - h.idleSince : undefined;
+  h.idleBeforeReuseMs = gap;
+  if (gap !== undefined && (h.longestReuseGapMs === undefined || gap > h.longestReuseGapMs)) h.longestReuseGapMs = gap;
   h.reusedAfterPeerFinAt = reused ? peerFinTime(c) : undefined;
   h.requests++;
   h.method = method;
   h.target = target;
   h.inFlight = true;
+  h.pooled = false;
   h.startedAt = time;
   h.failed = false;
   h.spanContext = spanContext;
   h.routeSource = routeSource;
   h.route = undefined;
   return h;
+}
+
+/** Idle closes shorter than this are a server closing right after its response (`Connection: close`), not an idle timeout. */
+export const MIN_IDLE_CLOSE_MS = 100;
+
+/**
+ * How long `c` had sat idle in its pool when the peer's FIN came at `time`: a client connection
+ * that carried requests, with none in flight, that its pool kept (an `http.Agent` said so; for
+ * undici, the last request ended well) and this side had not begun to close. Undefined when the
+ * FIN was not an idle close.
+ */
+export function peerIdleCloseMs(c: Connection, time: number): number | undefined {
+  const h = c.http;
+  if (c.side !== 'client' || h === undefined || h.inFlight || h.idleSince === undefined || h.raced) return undefined;
+  if (c.localFinAt !== undefined || c.destroyCalledAt !== undefined || c.endCalledAt !== undefined) return undefined;
+  if (h.agentPool ? !h.pooled : h.failed) return undefined;
+  const idle = time - h.idleSince;
+  return idle >= MIN_IDLE_CLOSE_MS ? idle : undefined;
 }
 
 /** The last request on `c` ended at `time`. */

@@ -14,7 +14,9 @@ import { AfterCloseFollower } from './after-close.js';
 import { newConnection, openingState, type Connection, type ConnectionEndpoint, type StateChange } from './connection.js';
 import type { ConnectionModel } from './connection-model.js';
 import { EndpointLearning } from './endpoint-learning.js';
-import { httpClientCloseReason, requestFinished, requestStarted } from './http-activity.js';
+import { httpClientCloseReason, peerIdleCloseMs, requestFinished, requestStarted } from './http-activity.js';
+import { PoolDestinations, type PoolDestination } from './pool-destinations.js';
+import { ServerIdleCloses, type ServerIdlePeer } from './server-idle-closes.js';
 import { KeepAliveRaces, lostKeepAliveRace, type KeepAliveRace, type KeepAliveRaceKind } from './keepalive-races.js';
 import { closeReasonOf, kernelMayHoldAfterClose, stateAfterLocalFin, stateAfterPeerFin } from './inference.js';
 import { KernelRowApplier } from './kernel-rows.js';
@@ -48,6 +50,10 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
   private afterCloseAsked: KernelQuery | undefined;
   /** Keep-alive races seen on reused client connections, for the detector to read. */
   private readonly races = new KeepAliveRaces();
+  /** What client pools showed of their destinations: idle closes by the peer, reuse. */
+  private readonly pools = new PoolDestinations();
+  /** Idle keep-alive connections this process's servers closed, and the peers that came right back. */
+  private readonly serverIdle = new ServerIdleCloses();
   private nextId = 1;
   private stopped = false;
 
@@ -137,6 +143,8 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     }
     this.index.clear();
     this.races.clear();
+    this.pools.clear();
+    this.serverIdle.clear();
     this.afterClose.clear();
     this.afterCloseAsked = undefined;
     return sockets;
@@ -171,6 +179,11 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
       sayOnce('the recording policy', error);
     }
     if (connection.recorded && side === 'server') this.endpoints.learn(connection);
+    // Only while one of its idle closes waits for the peer to come back does an accept need the peer.
+    if (side === 'server' && this.serverIdle.waiting) {
+      this.endpoints.learn(connection);
+      this.serverIdle.accepted(connection, time);
+    }
     try {
       this.listener.opened(connection);
     } catch (error) {
@@ -213,11 +226,14 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
         return true;
       case 'timeout':
         c.timeoutAt = time;
+        // A server's idle keep-alive connection timing out: its peer, while the socket can say it.
+        if (c.side === 'server' && c.http !== undefined && !c.http.inFlight) this.endpoints.learn(c);
         return true;
       case 'end': {
         if (c.peerFinAt !== undefined) return true;
         const proved = stateAfterPeerFin(c);
         c.peerFinAt = time;
+        if (c.http !== undefined) this.peerFinOnHttp(c, time);
         this.markFin(c, socket, 'peer', time);
         if (proved !== undefined) this.setState(c, proved, 'socket_event', time);
         return true;
@@ -279,6 +295,27 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     return this.races.since(seq);
   }
 
+  /** The peer's FIN on a connection that carried requests: an idle pooled client connection's is a sample of the server's idle timeout. */
+  private peerFinOnHttp(c: Connection, time: number): void {
+    const idle = peerIdleCloseMs(c, time);
+    if (idle === undefined) return;
+    // The endpoints while the socket can still say them: at the FIN, not per request.
+    this.endpoints.learn(c);
+    this.pools.peerClosedIdle(c, idle, time);
+  }
+
+  serverIdlePeers(): Iterable<ServerIdlePeer> {
+    return this.serverIdle.all();
+  }
+
+  poolDestinations(): Iterable<PoolDestination> {
+    return this.pools.all();
+  }
+
+  poolDestination(address: string, port: number): PoolDestination | undefined {
+    return this.pools.get(address, port);
+  }
+
   requestSpan(socket: SocketView, span: SpanContext, route: RouteSource | undefined): void {
     const h = this.recordOf(socket)?.http;
     if (h === undefined || !h.inFlight || h.spanContext !== undefined) return;
@@ -291,7 +328,17 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     if (h === undefined || this.stopped) return;
     h.poolIdleTimeoutMs = poolIdleTimeoutMs;
     h.keepAliveHeader = keepAliveHeader;
+    h.agentPool = true;
+    h.poolTimeoutRead = true;
+    h.pooled = true;
     requestFinished(h, false, this.now());
+  }
+
+  poolIdleTimeout(socket: SocketView, poolIdleTimeoutMs: number): void {
+    const h = this.recordOf(socket)?.http;
+    if (h === undefined || this.stopped) return;
+    h.poolIdleTimeoutMs = poolIdleTimeoutMs;
+    h.poolTimeoutRead = true;
   }
 
   private setFilterPort(c: Connection, port: number | undefined): void {
@@ -334,10 +381,13 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     c.closeReason = closeReasonOf(c, error);
     const h = c.http;
     if (h !== undefined) {
+      const idleServerClose = serverIdleClose(c);
       if (h.inFlight && lostKeepAliveRace(c, error)) this.raceSeen('failed_on_reuse', c, time, error);
       h.closeReason = httpClientCloseReason(c, error);
       // A request still in flight when its connection closed never got its end: it failed.
       requestFinished(h, true, time);
+      if (c.side === 'client') this.pools.connectionClosed(c);
+      else if (idleServerClose !== undefined) this.serverIdle.closedIdle(c, idleServerClose, keepAliveTimeoutOf(socket), time);
     }
     // Out of the live indexes first: CLOSED is then not added to a state set only to leave it.
     this.index.remove(c);
@@ -380,6 +430,24 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     this.index.remove(c);
     c.socket = undefined;
   }
+}
+
+/**
+ * When a server connection that carried requests went idle, if this server closed it for
+ * that (its idle timeout fired after the last response, with nothing in flight and before the
+ * peer's FIN); undefined otherwise.
+ */
+function serverIdleClose(c: Connection): number | undefined {
+  const h = c.http;
+  if (c.side !== 'server' || h === undefined || h.inFlight || h.idleSince === undefined || c.timeoutAt === undefined) return undefined;
+  if (c.timeoutAt < h.idleSince || c.peerFinAt !== undefined || c.firstFin?.by === 'peer') return undefined;
+  return h.idleSince;
+}
+
+/** The `keepAliveTimeout` (ms) of an accepted socket's HTTP server, when it has one. */
+function keepAliveTimeoutOf(socket: SocketView): number | undefined {
+  const timeout = (socket as { server?: { keepAliveTimeout?: unknown } | null }).server?.keepAliveTimeout;
+  return typeof timeout === 'number' && timeout > 0 ? timeout : undefined;
 }
 
 /** A socket as the tracker sees its own property on it. */

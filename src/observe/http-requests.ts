@@ -44,6 +44,8 @@ export interface RequestSink {
    * (ms, undefined when it has none) and the server's `Keep-Alive` header, as sent.
    */
   socketPooled(socket: SocketView, poolIdleTimeoutMs: number | undefined, keepAliveHeader: string | undefined): void;
+  /** An undici pool's idle timeout (ms) for `socket`, read once per connection at its first request. */
+  poolIdleTimeout(socket: SocketView, poolIdleTimeoutMs: number): void;
 }
 
 /** What socklife reads of an `http.Agent`. */
@@ -65,6 +67,8 @@ interface UndiciRequest {
 
 const CONTEXT = Symbol('socklife.request.context');
 const SOCKET = Symbol('socklife.request.socket');
+/** Set on an undici socket once its pool's idle timeout was read: once per connection, not per request. */
+const POOL_READ = Symbol('socklife.pool.read');
 
 /**
  * Follows HTTP/1.1 requests on the connections the socket observer follows:
@@ -136,6 +140,12 @@ export class HttpRequestObserver {
       const target = typeof request.path === 'string' ? request.path : '/';
       const ctx = request[CONTEXT] as Context | undefined;
       sink.requestStarted(socket, 'client', method, target, ctx === undefined ? undefined : trace.getSpanContext(ctx), undefined);
+      const holder = socket as SocketView & { [POOL_READ]?: boolean };
+      if (holder[POOL_READ] === undefined) {
+        holder[POOL_READ] = true;
+        const timeout = undiciKeepAliveTimeout(socket);
+        if (timeout !== undefined) sink.poolIdleTimeout(socket, timeout);
+      }
     });
     this.subscribe('undici:request:trailers', (m) => this.undiciEnded(m, false));
     this.subscribe('undici:request:error', (m) => this.undiciEnded(m, true));
@@ -268,6 +278,25 @@ export class HttpRequestObserver {
     /* eslint-enable prefer-rest-params */
     this.agent.install('keepSocketAlive', wrapped, original);
   }
+}
+
+/**
+ * The idle timeout of the undici client that owns `socket` (ms), when it can be read: undici
+ * keeps its client on the socket, and the timeout on the client, under symbols of its own
+ * that socklife finds by their descriptions. Undefined when undici changes them.
+ */
+function undiciKeepAliveTimeout(socket: SocketView): number | undefined {
+  const client = symbolValue(socket, 'client');
+  if (typeof client !== 'object' || client === null) return undefined;
+  const timeout = symbolValue(client, 'keep alive timeout') ?? symbolValue(client, 'default keep alive timeout');
+  return typeof timeout === 'number' && timeout > 0 ? timeout : undefined;
+}
+
+function symbolValue(target: object, description: string): unknown {
+  for (const key of Object.getOwnPropertySymbols(target)) {
+    if (key.description === description) return (target as Record<symbol, unknown>)[key];
+  }
+  return undefined;
 }
 
 /** The RPC metadata of a request's context, where an instrumentation keeps its route. */

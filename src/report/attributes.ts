@@ -71,6 +71,7 @@ export const ATTR = {
   retransmits: 'tcp.info.retransmits',
   tcpInfoAgeMs: 'tcp.info.age_ms',
   findingType: 'tcp.finding.type',
+  requestsPerConnection: 'tcp.time_wait.requests_per_connection',
   listenSynReceived: 'tcp.listen.syn_received',
   listenAcceptQueue: 'tcp.listen.accept_queue',
   listenBacklog: 'tcp.listen.backlog',
@@ -235,6 +236,7 @@ export function timeWaitAttributes(finding: TimeWaitAccumulation): Attributes {
     attributes[ATTR.serverPort] = finding.destination.port;
     if (finding.utilization !== undefined) attributes[ATTR.ephemeralPortUtilization] = finding.utilization;
     if (finding.secondsToExhaustion !== undefined) attributes[ATTR.ephemeralPortSecondsToExhaustion] = finding.secondsToExhaustion;
+    if (finding.requestsPerConnection !== undefined) attributes[ATTR.requestsPerConnection] = Math.round(finding.requestsPerConnection * 100) / 100;
   }
   return attributes;
 }

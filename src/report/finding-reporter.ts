@@ -2,7 +2,14 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, 
 import type { Finding, FindingSink, FindingType } from '../detect/finding.js';
 import type { Connection } from '../model/connection.js';
 import { ATTR, halfCloseStuckAttributes, leakAttributes, peerRedacted, timeWaitAttributes } from './attributes.js';
-import { staleReuseAttributes, staleReuseMessage } from './keepalive-attributes.js';
+import {
+  racePredictedAttributes,
+  racePredictedMessage,
+  serverClosesFirstAttributes,
+  serverClosesFirstMessage,
+  staleReuseAttributes,
+  staleReuseMessage,
+} from './keepalive-attributes.js';
 import { listenPressureAttributes, listenPressureMessage } from './listener-attributes.js';
 import { endSpan, type Providers } from './providers.js';
 import { requestAttributes, requestLinks, urlPathRedacted } from './request-attributes.js';
@@ -62,6 +69,20 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
     errorMessage: staleReuseMessage(f),
     connection: f.connection,
   }),
+  keepalive_race_predicted: (f) => ({
+    name: 'tcp.keepalive.race_predicted',
+    startTime: f.since,
+    endTime: Math.max(f.since, f.detectedAt),
+    attributes: racePredictedAttributes(f),
+    errorMessage: racePredictedMessage(f),
+  }),
+  keepalive_server_closes_first: (f) => ({
+    name: 'tcp.keepalive.server_closes_first',
+    startTime: f.since,
+    endTime: Math.max(f.since, f.detectedAt),
+    attributes: serverClosesFirstAttributes(f),
+    errorMessage: serverClosesFirstMessage(f),
+  }),
   time_wait_accumulation: (tw) => ({
     name: 'tcp.time_wait.accumulation',
     startTime: tw.since,
@@ -71,9 +92,18 @@ const FINDING_SPANS: { readonly [K in FindingType]: (finding: Extract<Finding, {
       tw.side === 'server'
         ? `server side: ${tw.count} sockets in TIME_WAIT on listening port ${tw.port} (threshold ${tw.threshold})`
         : // The destination's address is in server.address (left out under redactPeerAddresses), not in the message.
-          `client side: ${tw.count} sockets in TIME_WAIT towards port ${tw.destination.port} (threshold ${tw.threshold})`,
+          `client side: ${tw.count} sockets in TIME_WAIT towards port ${tw.destination.port} (threshold ${tw.threshold})` + reuseNote(tw.requestsPerConnection),
   }),
 };
+
+/** What the TIME_WAIT finding says of its destination's HTTP pool when it opens about one connection per request. */
+function reuseNote(requestsPerConnection: number | undefined): string {
+  if (requestsPerConnection === undefined || requestsPerConnection >= REUSE_RATIO_ABOUT_ONE) return '';
+  return `; its HTTP clients carried ${requestsPerConnection.toFixed(2)} requests per connection: a pool opening a connection per request (keep-alive off, or its connections closed after each response) is the usual cause`;
+}
+
+/** Below this many requests per connection, a pool is said to open a connection per request. */
+export const REUSE_RATIO_ABOUT_ONE = 1.2;
 
 /** A finding's span; about a connection that carried HTTP requests, it names the last one and links to its span. */
 export function findingSpan(finding: Finding): FindingSpan {

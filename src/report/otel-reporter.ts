@@ -3,7 +3,9 @@ import type { Connection, FinMark, StateChange } from '../model/connection.js';
 import type { ConnectionListener } from '../model/listener.js';
 import type { TcpState } from '../tcp-states.js';
 import { writeAfterCloseSpan } from './after-close-span.js';
+import type { PoolConnectionCount } from '../model/pool-connections.js';
 import { ConnectionMetrics } from './connection-metrics.js';
+import { PoolMetrics } from './pool-metrics.js';
 import { ConnectionSpanWriter, contextOf, type ConnectionSpans } from './connection-spans.js';
 import { deferredSpans, isDeferred, isOpeningChange, materialize, withChange, type DeferredSpans } from './deferred-spans.js';
 import { handshakeFailure } from './handshake.js';
@@ -22,6 +24,8 @@ export interface OtelReporterOptions {
   readonly redactUrlPaths?: boolean;
   /** Live connection counts by state, read when metrics are collected. */
   readonly stateCounts: () => ReadonlyMap<TcpState, number>;
+  /** Open HTTP client connections by destination, read when metrics are collected. */
+  readonly poolCounts?: () => Iterable<PoolConnectionCount>;
 }
 
 /**
@@ -37,6 +41,7 @@ export interface OtelReporterOptions {
  */
 export class OtelReporter implements ConnectionListener {
   private readonly metrics: ConnectionMetrics;
+  private readonly pools: PoolMetrics;
   private readonly writer: ConnectionSpanWriter;
   /** By connection id: an integer key costs the record no identity hash. */
   private readonly connections = new Map<number, ConnectionSpans | DeferredSpans>();
@@ -49,6 +54,7 @@ export class OtelReporter implements ConnectionListener {
   constructor(private readonly options: OtelReporterOptions) {
     const providers = options.providers;
     this.metrics = new ConnectionMetrics(providers, options.stateCounts);
+    this.pools = new PoolMetrics(providers, options.poolCounts ?? (() => []), options.redactPeerAddresses);
     this.writer = new ConnectionSpanWriter(() => providers.tracer, options.redactPeerAddresses, options.redactUrlPaths ?? false);
   }
 
@@ -84,6 +90,7 @@ export class OtelReporter implements ConnectionListener {
   closed(c: Connection): void {
     const end = c.closedAt ?? c.stateSince;
     this.metrics.connectionClosed(c, end);
+    if (c.http !== undefined) this.pools.connectionClosed(c, end);
     const handshakeError = handshakeFailure(c);
     if (handshakeError !== undefined) this.metrics.handshakeEnded(c, end, handshakeError);
     if (!c.recorded) return;

@@ -34,7 +34,14 @@ const NOT_EXERCISED: Readonly<Record<string, string>> = {
 };
 
 /** The listen gauges appear on the first sign of pressure, which this workload never gives. */
-const NOT_EXPORTED_HERE = new Set(['tcp_listen_syn_received', 'tcp_listen_accept_queue', 'tcp_listen_backlog']);
+const NOT_EXPORTED_HERE = new Set([
+  'tcp_listen_syn_received',
+  'tcp_listen_accept_queue',
+  'tcp_listen_backlog',
+  // The HTTP client pool views: the fleet's pooled connections may not close (nor be counted) while it is scraped.
+  'http_client_open_connections',
+  ...['bucket', 'sum', 'count'].flatMap((s) => [`http_client_connection_duration_${s}`, `nodejs_http_client_requests_per_connection_${s}`]),
+]);
 
 function describeAlerts(alerts: readonly PromAlert[]): string {
   return JSON.stringify(

@@ -368,6 +368,23 @@ describe('client side: TIME_WAIT towards a destination', () => {
     });
   });
 
+  it('says the reuse ratio of the destination’s HTTP clients, once enough connections closed', () => {
+    const e = env();
+    // A poll while one is open remembers the destination.
+    const open = connectTo(e, DB, 40_099);
+    poll(e);
+    close(e, open);
+    for (let i = 0; i < 12; i++) {
+      const socket = connectTo(e, DB, 40_100 + i);
+      e.tracker.requestStarted(socket, 'client', 'GET', '/', undefined, undefined);
+      e.tracker.requestFinished(socket, false);
+      close(e, socket);
+    }
+    const [finding] = client(poll(e, { timeWaitNow: 1500, rows: timeWaitTowards(DB, 1200) }).findings);
+    // The connection that carried no request is not an HTTP client connection.
+    expect(finding?.requestsPerConnection).toBe(1);
+  });
+
   it('says when the range runs out at the rate the use grew over the last five samples, only while it grows', () => {
     const e = env({ repeatIntervalMs: 1 });
     connectTo(e, DB, 40_001);

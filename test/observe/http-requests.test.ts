@@ -12,6 +12,7 @@ function countingSink(): RequestSink & { calls: number } {
     requestFailed: () => void sink.calls++,
     requestSpan: () => void sink.calls++,
     socketPooled: () => void sink.calls++,
+    poolIdleTimeout: () => void sink.calls++,
   };
   return sink;
 }

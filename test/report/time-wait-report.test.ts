@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientTimeWait, ServerTimeWait, TimeWaitCount } from '../../src/detect/time-wait.js';
-import { FindingSpanReporter } from '../../src/report/finding-reporter.js';
+import { findingSpan, FindingSpanReporter } from '../../src/report/finding-reporter.js';
 import { Providers } from '../../src/report/providers.js';
 import { bindTimeWaitMetrics } from '../../src/report/time-wait-metrics.js';
 import { createTelemetry, hrToMs, type Telemetry } from '../support/telemetry.js';
@@ -167,5 +167,16 @@ describe('gauges tcp.time_wait.count and tcp.ephemeral_ports.utilization', () =>
     const points = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).flatMap((m) => m.dataPoints.map((p) => p.attributes));
     expect(points).toEqual([{ 'tcp.connection.side': 'client', 'server.port': 5432 }, { 'server.port': 5432 }]);
     providers.stop();
+  });
+});
+
+describe('the TIME_WAIT finding and its destination’s HTTP pool', () => {
+  it('says when the pool opened about one connection per request', () => {
+    const span = findingSpan({ ...clientFinding, requestsPerConnection: 1 });
+    expect(span.attributes['tcp.time_wait.requests_per_connection']).toBe(1);
+    expect(span.errorMessage).toMatch(/1\.00 requests per connection: a pool opening a connection per request/);
+    const reusing = findingSpan({ ...clientFinding, requestsPerConnection: 37.5 });
+    expect(reusing.attributes['tcp.time_wait.requests_per_connection']).toBe(37.5);
+    expect(reusing.errorMessage).not.toMatch(/per request/);
   });
 });
