@@ -5,7 +5,7 @@ import type { KernelSourceName } from '../observe/kernel/source.js';
 import type { SocketSide } from '../observe/socket-events.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import type { SocketView } from '../observe/socket-view.js';
-import type { HttpActivity } from './http-activity.js';
+import type { HttpActivity } from './http-activity-record.js';
 
 export type { ConnectionEndpoint } from '../observe/endpoints.js';
 
