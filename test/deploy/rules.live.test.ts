@@ -46,6 +46,8 @@ describe('the alerts', () => {
         'SocklifeListenDrops',
         'SocklifeHalfCloseStuck',
         'SocklifeKeepAliveStaleReuse',
+        'SocklifeKeepAliveRacePredicted',
+        'SocklifeKeepAliveServerClosesFirst',
         'SocklifeTargetDown',
       ]),
     );
