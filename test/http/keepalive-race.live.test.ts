@@ -1,34 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { instrument, type SocklifeHandle } from '../../src/index.js';
-import { JsonLinesChild } from '../support/json-lines-child.js';
-import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
+import { instrumentedWithServer, type InstrumentedWithServer } from '../support/instrumented-with-server.js';
+import { waitFor, type Telemetry } from '../support/telemetry.js';
 
-const ROOT = join(__dirname, '..', '..');
-const SERVER = join(__dirname, '..', 'programs', 'keepalive-server.cjs');
 /** The servers close idle keep-alive connections after this long, with no hint. */
 const SERVER_IDLE_MS = 1000;
 
 let telemetry: Telemetry;
-let handle: SocklifeHandle;
-let server: JsonLinesChild;
 let ports: number[];
+let fixture: InstrumentedWithServer;
 
 beforeEach(async () => {
-  telemetry = createTelemetry();
-  handle = instrument({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, pollIntervalMs: 50, source: 'none' });
-  server = new JsonLinesChild(undefined, [SERVER], { cwd: ROOT, env: { IDLE_MS: String(SERVER_IDLE_MS), CROSS: '1' } });
-  ports = await server.waitFor((l) => l['ports'] as number[] | undefined, 10_000, 'the ports');
+  ({ telemetry, ports } = fixture = await instrumentedWithServer('keepalive-server.cjs', { IDLE_MS: String(SERVER_IDLE_MS), CROSS: '1' }));
 });
 
 afterEach(async () => {
-  handle.stop();
-  await server.stop();
-  await telemetry.shutdown();
+  await fixture.stop();
 });
 
 /**

@@ -1,32 +1,21 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { join } from 'node:path';
 import type { DataPoint, Histogram } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { instrument, type SocklifeHandle } from '../../src/index.js';
-import { JsonLinesChild } from '../support/json-lines-child.js';
-import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
-
-const ROOT = join(__dirname, '..', '..');
-const SERVER = join(__dirname, '..', 'programs', 'idle-close-server.cjs');
+import { instrumentedWithServer, type InstrumentedWithServer } from '../support/instrumented-with-server.js';
+import { waitFor, type Telemetry } from '../support/telemetry.js';
 
 let telemetry: Telemetry;
-let handle: SocklifeHandle;
-let server: JsonLinesChild;
 let ports: number[];
+let fixture: InstrumentedWithServer;
 
 beforeEach(async () => {
-  telemetry = createTelemetry();
-  handle = instrument({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, pollIntervalMs: 50, source: 'none' });
   // The server keeps idle connections for a minute: the pools' own counts hold still.
-  server = new JsonLinesChild(undefined, [SERVER], { cwd: ROOT, env: { IDLE_MS: '60000', SLOW_MS: '400' } });
-  ports = await server.waitFor((l) => l['ports'] as number[] | undefined, 10_000, 'the ports');
+  ({ telemetry, ports } = fixture = await instrumentedWithServer('idle-close-server.cjs', { IDLE_MS: '60000', SLOW_MS: '400' }));
 });
 
 afterEach(async () => {
-  handle.stop();
-  await server.stop();
-  await telemetry.shutdown();
+  await fixture.stop();
 });
 
 /** `http.client.open_connections` towards `port`: its active and idle values. */
