@@ -33,9 +33,9 @@ function handleUpload(req, res) {
     return;
   }
   if (busyTenants.has(tenant)) {
-    // BUG 2: back-pressure for a busy tenant pauses the request "until a slot frees up" —
-    // but nothing ever resumes it. The client's data and FIN wait unread in the kernel.
-    req.pause();
+    // BUG 2: a busy tenant's upload is paused (its socket: Node 24 would read on to the FIN)
+    // "until a slot frees up"; nothing resumes it, so its data and FIN wait in the kernel.
+    req.socket.pause();
     return;
   }
   storeUpload(req, res);

@@ -6,6 +6,7 @@ import type { HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { JsonLinesChild } from '../support/json-lines-child.js';
+import { AGENT_READ_GUARD } from '../support/requirements.js';
 import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
 
 const ROOT = join(__dirname, '..', '..');
@@ -51,14 +52,17 @@ function reasonOf(localPort: number): unknown {
 }
 
 describe('how an HTTP client connection ended, in error.type', () => {
-  it('peer_closed_idle: the server closed the idle pooled connection', async () => {
-    const agent = new http.Agent({ keepAlive: true });
-    const socket = await get(agent);
-    const localPort = socket.localPort as number;
-    await once(socket, 'close');
-    agent.destroy();
-    expect(await waitFor(() => reasonOf(localPort), 2000, 'the connection span')).toBe('peer_closed_idle');
-  });
+  it.skipIf(AGENT_READ_GUARD !== undefined)(
+    `peer_closed_idle: the server closed the idle pooled connection${AGENT_READ_GUARD === undefined ? '' : ` (skipped: ${AGENT_READ_GUARD})`}`,
+    async () => {
+      const agent = new http.Agent({ keepAlive: true });
+      const socket = await get(agent);
+      const localPort = socket.localPort as number;
+      await once(socket, 'close');
+      agent.destroy();
+      expect(await waitFor(() => reasonOf(localPort), 2000, 'the connection span')).toBe('peer_closed_idle');
+    },
+  );
 
   it('keep_alive_timeout: the pool closed it idle, before the server', async () => {
     const agent = new http.Agent({ keepAlive: true, timeout: SERVER_IDLE_MS / 3 });
