@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
@@ -79,8 +80,17 @@ describe('an express server under autocannon', () => {
     // Polls ran every 100 ms through the load; three more after the last connection closed: nothing found.
     const polls = Date.now() + 300;
     await waitFor(() => (Date.now() > polls ? true : undefined), 2000, 'three more polls');
-    expect(FINDING_SPANS.flatMap((name) => telemetry.spans(name)).map((s) => `${s.name}: ${s.status.message ?? ''}`)).toEqual([]);
+    // The kernel's listen counters count the whole network namespace: another test running at
+    // the same moment can raise them. A listen-pressure finding on those counters alone is
+    // that test's, not this server's; any other finding is a false one.
+    const namespaceOnly = (span: ReadableSpan): boolean =>
+      span.name === 'tcp.listen.pressure' &&
+      span.attributes['tcp.listen.counters_scope'] === 'namespace' &&
+      ((span.attributes['tcp.listen.pressure.reasons'] as string[] | undefined) ?? []).every((r) => r === 'overflow' || r === 'drops');
+    const findings = FINDING_SPANS.flatMap((name) => telemetry.spans(name));
+    expect(findings.filter((f) => !namespaceOnly(f)).map((f) => `${f.name}: ${f.status.message ?? ''}`)).toEqual([]);
     const count = await telemetry.metric('tcp.finding.count');
-    expect((count?.dataPoints ?? []).map((p) => p.attributes['tcp.finding.type'])).toEqual([]);
+    const counted = (count?.dataPoints ?? []).map((p) => p.attributes['tcp.finding.type']);
+    expect(findings.every(namespaceOnly) ? counted.filter((t) => t !== 'listen_pressure') : counted).toEqual([]);
   }, 60_000);
 });
