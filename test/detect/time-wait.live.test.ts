@@ -207,9 +207,11 @@ describe('TIME_WAIT accumulation, live (private network namespace, real ss, real
     expect(span.endMs).toBeGreaterThanOrEqual(span.startMs);
 
     const done = await loadDone(load);
-    // The server closed first: it holds the TIME_WAIT sockets, the clients none.
+    // The server closed first: it holds the TIME_WAIT sockets, the clients none. Most of them,
+    // not all: a new connection from a client port still in the server's TIME_WAIT takes that
+    // socket over, and on a slow run the first ones may have expired (TIME_WAIT lasts 60 s).
     const serverSide = await ssTimeWait(netns, sport);
-    expect(serverSide, `load: ${JSON.stringify(done)}`).toBeGreaterThanOrEqual(0.9 * CONNECTIONS);
+    expect(serverSide, `load: ${JSON.stringify(done)}`).toBeGreaterThanOrEqual(0.8 * CONNECTIONS);
     expect(await ssTimeWait(netns, ['dport', '=', `:${port}`])).toBe(0);
 
     const gauge = (m: Record<string, Points>) => pointValue(m['tcp.time_wait.count'], { 'tcp.connection.side': 'server', 'server.port': port });
