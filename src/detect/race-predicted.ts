@@ -1,7 +1,7 @@
 import { distributionOf, type Distribution, type PoolDestination } from '../model/pool-destinations.js';
 import type { Detector, PollContext } from './detector.js';
 import type { RacePredicted } from './race-predicted-finding.js';
-import { FindingRateLimiter } from './rate-limiter.js';
+import { ReportOncePerKey } from './report-once.js';
 
 export type { RacePredicted } from './race-predicted-finding.js';
 
@@ -9,8 +9,6 @@ export type { RacePredicted } from './race-predicted-finding.js';
 export const MIN_IDLE_CLOSES = 3;
 /** A reuse gap this share of the shortest idle close (or less) below it is "near" the race. */
 export const NEAR_MARGIN = 0.25;
-/** Destinations remembered as reported; beyond, the oldest is forgotten (and may be reported again). */
-const MAX_REPORTED = 256;
 
 /**
  * Predicts the keep-alive race on the client side: a destination whose server closes idle
@@ -19,21 +17,18 @@ const MAX_REPORTED = 256;
  */
 export class RacePredictedDetector implements Detector {
   readonly name = 'keepalive_race_predicted';
-  private readonly reported = new Set<string>();
-  private readonly limiter = new FindingRateLimiter();
+  /** Reported once per key (bounded: past its size the oldest may be reported again), rate-limited. */
+  private readonly once = new ReportOncePerKey();
 
   fromEvents(context: Omit<PollContext, 'counters'>): RacePredicted[] {
     const found: RacePredicted[] = [];
     for (const d of context.model.poolDestinations()) {
-      if (this.reported.has(d.key)) continue;
+      if (this.once.has(d.key)) continue;
       const finding = racePredicted(d, context.time);
-      if (finding === undefined) continue;
-      if (this.limiter.hold(d.key, context.time) === undefined) continue;
-      if (this.reported.size >= MAX_REPORTED) this.reported.delete(this.reported.values().next().value as string);
-      this.reported.add(d.key);
+      if (finding === undefined || !this.once.claim(d.key, context.time)) continue;
       found.push(finding);
     }
-    this.limiter.endRound(context.time);
+    this.once.endRound(context.time);
     return found;
   }
 }

@@ -1,14 +1,13 @@
 import { distributionOf } from '../model/pool-destinations.js';
 import type { ServerIdlePeer } from '../model/server-idle-closes.js';
 import type { Detector, PollContext } from './detector.js';
-import { FindingRateLimiter } from './rate-limiter.js';
+import { ReportOncePerKey } from './report-once.js';
 import type { ServerClosesFirst } from './server-closes-first-finding.js';
 
 export type { ServerClosesFirst } from './server-closes-first-finding.js';
 
 /** Idle closes a peer must come right back after before it is reported: once may be chance. */
 export const MIN_RECONNECTS = 3;
-const MAX_REPORTED = 256;
 
 /**
  * Finds a server whose idle timeout is shorter than its peer's: a peer that opens a new
@@ -17,20 +16,18 @@ const MAX_REPORTED = 256;
  */
 export class ServerClosesFirstDetector implements Detector {
   readonly name = 'keepalive_server_closes_first';
-  private readonly reported = new Set<string>();
-  private readonly limiter = new FindingRateLimiter();
+  /** Reported once per key (bounded: past its size the oldest may be reported again), rate-limited. */
+  private readonly once = new ReportOncePerKey();
 
   fromEvents(context: Omit<PollContext, 'counters'>): ServerClosesFirst[] {
     const found: ServerClosesFirst[] = [];
     for (const peer of context.model.serverIdlePeers()) {
-      if (this.reported.has(peer.key)) continue;
+      if (this.once.has(peer.key)) continue;
       const finding = serverClosesFirst(peer, context.time);
-      if (finding === undefined || this.limiter.hold(peer.key, context.time) === undefined) continue;
-      if (this.reported.size >= MAX_REPORTED) this.reported.delete(this.reported.values().next().value as string);
-      this.reported.add(peer.key);
+      if (finding === undefined || !this.once.claim(peer.key, context.time)) continue;
       found.push(finding);
     }
-    this.limiter.endRound(context.time);
+    this.once.endRound(context.time);
     return found;
   }
 }
