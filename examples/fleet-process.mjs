@@ -8,7 +8,8 @@
 //           causes: one socket read to the end and never ended, one paused and never read);
 // timewait: a client that opens one connection per request to its own server and closes
 //           first, leaving TIME_WAIT sockets towards it;
-// clean:    a keep-alive client and server that reuse one connection.
+// clean:    a keep-alive client and server that reuse one connection, and a pool that closes
+//           its idle connections before the server does.
 //
 // It serves /metrics on a free port of 127.0.0.1 and prints one JSON line once it is ready:
 // {"role":"leak","metrics":"127.0.0.1:PORT"}. Its workload starts at the first scrape, so
@@ -104,9 +105,15 @@ async function workload() {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const get = () => http.get({ host: '127.0.0.1', port: server.address().port, agent }, (res) => res.resume()).on('error', (error) => console.error(error));
-    get();
-    setInterval(get, 500);
+    const get = (through) =>
+      http.get({ host: '127.0.0.1', port: server.address().port, agent: through }, (res) => res.resume()).on('error', (error) => console.error(error));
+    get(agent);
+    setInterval(() => get(agent), 500);
+    // A second pool whose idle timeout (500 ms) is shorter than the server's (Node's 5 s):
+    // it closes each connection itself before the next request, so its connections turn
+    // over (the pool panels' closes, lifetimes and reuse ratio), and no finding is due.
+    const shortIdle = new http.Agent({ keepAlive: true, maxSockets: 1, timeout: 500 });
+    setInterval(() => get(shortIdle), 1000);
   }
 }
 
