@@ -41,6 +41,8 @@ export interface HttpActivity {
   poolTimeoutRead: boolean;
   /** True while an `http.Agent` keeps it idle after the last request (false from the next request on). */
   pooled: boolean;
+  /** `socket.bytesRead` when an `http.Agent` last pooled it: a read while pooled that brought no byte was the peer's FIN or an error. */
+  pooledBytesRead: number;
   /** The server's `Keep-Alive` header on the last response, as sent (`timeout=5`). */
   keepAliveHeader: string | undefined;
   /**

@@ -47,6 +47,7 @@ export function requestStarted(
       agentPool: false,
       poolTimeoutRead: false,
       pooled: false,
+      pooledBytesRead: 0,
       keepAliveHeader: undefined,
       spanContext: undefined,
       routeSource: undefined,

@@ -3,6 +3,7 @@ import { now as systemClock } from '../clock.js';
 import { sayOnce } from '../notify.js';
 import type { CreationStack } from '../observe/creation-stack.js';
 import { isInetFamily } from '../observe/endpoints.js';
+import { idleReadEnd } from '../observe/idle-read.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
 import type { SpanContext } from '@opentelemetry/api';
@@ -229,15 +230,9 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
         // A server's idle keep-alive connection timing out: its peer, while the socket can say it.
         if (c.side === 'server' && c.http !== undefined && !c.http.inFlight) this.endpoints.learn(c);
         return true;
-      case 'end': {
-        if (c.peerFinAt !== undefined) return true;
-        const proved = stateAfterPeerFin(c);
-        c.peerFinAt = time;
-        if (c.http !== undefined) this.peerFinOnHttp(c, time);
-        this.markFin(c, socket, 'peer', time);
-        if (proved !== undefined) this.setState(c, proved, 'socket_event', time);
+      case 'end':
+        if (c.peerFinAt === undefined) this.peerFinRead(c, socket, time);
         return true;
-      }
       case 'finish': {
         if (c.localFinAt !== undefined) return true;
         c.localFinAt = time;
@@ -250,6 +245,11 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
         c.endCalledAt ??= time;
         return true;
       case 'destroy_called':
+        // Node 24's http.Agent destroys an idle pooled socket from inside a read, before any
+        // 'end': the peer's FIN when that read returned end of stream (asked only then).
+        if (c.http?.pooled === true && c.peerFinAt === undefined && c.destroyCalledAt === undefined && idleReadEnd(socket, c.http.pooledBytesRead) === 'fin') {
+          this.peerFinRead(c, socket, time);
+        }
         c.destroyCalledAt ??= time;
         if (event.reset) c.resetRequested = true;
         this.endpoints.learnUnconnected(c, socket);
@@ -258,6 +258,15 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
         this.close(c, socket, event.error, time);
         return true;
     }
+  }
+
+  /** The peer's FIN was read (`'end'`, or the read that destroyed an idle pooled socket returned it). */
+  private peerFinRead(c: Connection, socket: SocketView, time: number): void {
+    const proved = stateAfterPeerFin(c);
+    c.peerFinAt = time;
+    if (c.http !== undefined) this.peerFinOnHttp(c, time);
+    this.markFin(c, socket, 'peer', time);
+    if (proved !== undefined) this.setState(c, proved, 'socket_event', time);
   }
 
   /** A request began on a followed socket: a few field writes on the connection's HTTP sub-record. */
@@ -331,6 +340,7 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     h.agentPool = true;
     h.poolTimeoutRead = true;
     h.pooled = true;
+    h.pooledBytesRead = socket.bytesRead;
     requestFinished(h, false, this.now());
   }
 

@@ -1,3 +1,4 @@
+import { executionAsyncId } from 'node:async_hooks';
 import { trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { keepAliveHintMs, pathOf, routeOf } from '../../src/model/http-activity.js';
@@ -140,5 +141,52 @@ describe('the model follows the HTTP requests of a connection', () => {
     expect(keepAliveHintMs('max=5, timeout=30')).toBe(30000);
     expect(keepAliveHintMs('max=5')).toBeUndefined();
     expect(keepAliveHintMs(undefined)).toBeUndefined();
+  });
+
+  describe("Node 24's http.Agent destroys an idle pooled socket on a read, before any 'end'", () => {
+    /**
+     * A client connection that carried one request (124 bytes read) and sat pooled for 1 s,
+     * whose socket's handle says what the destroy that comes next is: `inOwnRead`, called
+     * from inside the socket's own read callback; `connected`, the kernel still names the peer.
+     */
+    function pooledThenDestroyed(options: { inOwnRead: boolean; connected: boolean; bytesAfter?: number; inFlight?: boolean }) {
+      const f = clientEstablished();
+      f.tracker.requestStarted(f.socket, 'client', 'GET', '/', undefined, undefined);
+      f.socket.bytesRead = 124;
+      f.tracker.socketPooled(f.socket, undefined, undefined);
+      if (options.inFlight === true) f.tracker.requestStarted(f.socket, 'client', 'GET', '/', undefined, undefined);
+      f.socket.bytesRead = options.bytesAfter ?? 124;
+      Object.assign(f.socket, {
+        _handle: { getAsyncId: () => (options.inOwnRead ? executionAsyncId() : executionAsyncId() + 1), getpeername: () => (options.connected ? 0 : -107) },
+      });
+      const at = f.clock.advance(1000);
+      f.tracker.socketEvent(f.socket, { type: 'destroy_called', reset: false });
+      f.tracker.socketEvent(f.socket, { type: 'close' });
+      return { ...f, at, idleCloses: [...f.tracker.poolDestinations()].flatMap((d) => d.idleCloses) };
+    }
+
+    it("takes a destroy inside the socket's read, with no byte read and the peer still there, for the peer's FIN", () => {
+      const { c, at, listener, idleCloses } = pooledThenDestroyed({ inOwnRead: true, connected: true });
+      expect(c.peerFinAt).toBe(at);
+      expect(listener.timeline(c.id)).toEqual(['syn_sent/socket_event', 'established/socket_event', 'close_wait/socket_event', 'closed/socket_event']);
+      expect(listener.fins).toMatchObject([{ by: 'peer', at, bytesRead: 124 }]);
+      expect(c.http?.closeReason).toBe('peer_closed_idle');
+      // One sample of the server's idle timeout, as from 'end'.
+      expect(idleCloses).toEqual([1000]);
+    });
+
+    it.each([
+      ['data came (the read brought bytes)', { inOwnRead: true, connected: true, bytesAfter: 130 }],
+      ['the read failed (the kernel no longer names the peer: a reset)', { inOwnRead: true, connected: false }],
+      ['the destroy came from elsewhere (the application, agent.destroy())', { inOwnRead: false, connected: true }],
+      ['a request was in flight (not pooled)', { inOwnRead: true, connected: true, inFlight: true }],
+    ])('claims no FIN when %s', (_case, options) => {
+      const { c, listener, idleCloses } = pooledThenDestroyed(options);
+      expect(c.peerFinAt).toBeUndefined();
+      expect(listener.fins).toEqual([]);
+      expect(listener.timeline(c.id)).not.toContain('close_wait/socket_event');
+      expect(c.http?.closeReason).not.toBe('peer_closed_idle');
+      expect(idleCloses).toEqual([]);
+    });
   });
 });
