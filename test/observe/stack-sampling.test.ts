@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FindingSites } from '../../src/detect/finding-sites.js';
 import type { CloseWaitLeak } from '../../src/detect/close-wait-finding.js';
-import { newConnection } from '../../src/model/connection.js';
+import { newConnection, type Connection } from '../../src/model/connection.js';
 import { captureCreationStack, type CreationStack } from '../../src/observe/creation-stack.js';
 import { StackSampler, StackSite, type StackSamplingPolicy } from '../../src/observe/stack-sampling.js';
 import { ATTR, creationStackAttributes } from '../../src/report/attributes.js';
+import { findingRecord } from '../../src/report/finding-log.js';
 import { FakeSocket } from '../model/fixture.js';
 
 const EVERY = 3;
@@ -17,6 +18,21 @@ function capturedInTurn(sampler: StackSampler, site: StackSite, count: number): 
     site.closed();
   }
   return captured;
+}
+
+/** A CLOSE_WAIT leak found on `connection`. */
+function leakOf(connection: Connection): CloseWaitLeak {
+  return {
+    type: 'close_wait_leak',
+    connection,
+    cause: 'end_not_called',
+    since: 0,
+    durationMs: 60_000,
+    unreadKernelBytes: undefined,
+    unreadNodeBytes: 0,
+    readMode: 'flowing',
+    detectedAt: 60_000,
+  };
 }
 
 function makeStackHere(): CreationStack {
@@ -74,20 +90,20 @@ describe('sampling of creation stacks by destination', () => {
     const connection = newConnection(1, 'client', 0, undefined, new FakeSocket(40_000, 5432));
     connection.stackSite = site;
     expect(sites.hadFinding(site)).toBe(false);
-    const leak: CloseWaitLeak = {
-      type: 'close_wait_leak',
-      connection,
-      cause: 'end_not_called',
-      since: 0,
-      durationMs: 60_000,
-      unreadKernelBytes: undefined,
-      unreadNodeBytes: 0,
-      readMode: 'flowing',
-      detectedAt: 60_000,
-    };
-    sites.report(leak);
+    sites.report(leakOf(connection));
     expect(sites.hadFinding(site)).toBe(true);
     expect(sites.hadFinding(new StackSite('10.0.0.7:5432'))).toBe(false);
+  });
+
+  it("says in the JSON line of a finding that its frame is a sibling connection's", () => {
+    const site = new StackSite('10.0.0.7:5432');
+    site.lastStack = makeStackHere();
+    const connection = newConnection(1, 'client', 0, undefined, new FakeSocket(40_000, 5432));
+    connection.stackSite = site;
+    const record = findingRecord(leakOf(connection));
+    expect(record.frame?.function).toBe('makeStackHere');
+    expect(record.attributes['tcp.connection.creation_stack.source']).toBe('sibling');
+    expect(record.attributes['code.stacktrace']).toBeUndefined();
   });
 
   it("reports a connection's own stack as own, and the last stack of its destination as sibling when it has none", () => {
