@@ -14,8 +14,10 @@
 //       sdk+socklife (default policy), observer-floor (no SDK)
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife
 //   client churn (figure 3's client): sdk, sdk-control, sdk+net (instrumentation-net),
-//       sdk+socklife (stacks on), sdk+socklife-nostacks, sdk+net+stacks (V8's capture of the
-//       same stack alone, nothing kept, on top of instrumentation-net: the floor under stacks)
+//       sdk+socklife (stacks on: sampled per destination, so under churn to one destination
+//       most connections take none), sdk+socklife-nostacks, sdk+net+stacks (V8's capture of
+//       the same stack at every connection, nothing kept, on top of instrumentation-net: the
+//       floor under a stack taken at every connection)
 // Budgets: churn socklife/bare <= 1.05 and sdk+socklife/sdk <= 1.05; keep-alive <= 1.01 for
 // both; client sdk+socklife/sdk+net < 1.00. Each with its A/A control (the same program twice)
 // and the spread over BENCH_INSTR_REPS (2) runs of each pair. CPU time per request stays the

@@ -3,6 +3,7 @@ import type * as net from 'node:net';
 import { now } from './clock.js';
 import { resolveOptions } from './config.js';
 import type { Detector } from './detect/detector.js';
+import { FindingSites } from './detect/finding-sites.js';
 import { makeDetectors } from './detect/detectors.js';
 import type { MeasurementSink } from './detect/measurement.js';
 import { ListeningSockets } from './model/listening-sockets.js';
@@ -102,9 +103,11 @@ class Socklife implements RunningInstrumentation {
       tracerProvider: () => this.providers.tracerProvider,
     });
     this.tracker = new ConnectionTracker(this.reporter, undefined, recording);
+    // The destinations that had findings, for the sampling of creation stacks: told by the findings path.
+    const findingSites = new FindingSites();
     this.observer = new NodeSocketObserver(
       this.tracker,
-      { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument },
+      { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument, stackSampling: findingSites },
       (server, backlog) => {
         this.listeners.add(server, backlog);
         this.tracker.serverListening(server);
@@ -114,7 +117,7 @@ class Socklife implements RunningInstrumentation {
     this.reader = new KernelReader(kernelSourcesFor(options.source));
     this.log = options.log === undefined ? undefined : new JsonFindingLog(options.log, options.redactPeerAddresses, options.redactUrlPaths);
     const spans = new FindingSpanReporter(this.providers, (c) => this.reporter.connectionContext(c), options.redactPeerAddresses, options.redactUrlPaths);
-    const findings = new FindingFanOut(this.log === undefined ? [spans] : [spans, this.log]);
+    const findings = new FindingFanOut(this.log === undefined ? [findingSites, spans] : [findingSites, spans, this.log]);
     const measurements = new MeasurementMetrics(this.providers, options.redactPeerAddresses);
     const detectors = detectorsFor(options, { stalls: this.stalls, measurements });
     this.observers = new DetectorObservers(detectors, { 'event-loop-stalls': this.stalls });

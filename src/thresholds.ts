@@ -61,3 +61,24 @@ export const SNAPSHOT_THRESHOLDS: Thresholds = Object.freeze({
  * as its sockets turn over, and a flapping count cannot report on every poll.
  */
 export const REPORT_INTERVAL_MS = 60_000;
+
+/** How creation stacks of client connections are sampled, per destination (`captureStacks`). */
+export interface StackSamplingThresholds {
+  /**
+   * A destination is captured at every connection until this many of its connections have
+   * closed; from then on at one connection in this many, unless a finding was reported on one.
+   */
+  readonly everyN: number;
+  /** Destinations remembered at once; past this, the one remembered longest is forgotten. */
+  readonly maxDestinations: number;
+}
+
+export const STACK_SAMPLING: StackSamplingThresholds = Object.freeze({
+  // Past this many clean closes a destination is a steady stream from code already seen: one
+  // capture in this many keeps a recent stack for its findings at a small share of a capture's
+  // cost per connection, and its first leak still has a sibling's stack to show.
+  everyN: 100,
+  // Far more destinations than a service talks to; a crawler past it is sampled less well, never
+  // unbounded: a destination forgotten and met again is new, and captured until it has closes again.
+  maxDestinations: 1024,
+});

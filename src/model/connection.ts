@@ -2,6 +2,7 @@ import type { CreationStack } from '../observe/creation-stack.js';
 import type { ConnectionEndpoint } from '../observe/endpoints.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelSourceName } from '../observe/kernel/source.js';
+import type { StackSite } from '../observe/stack-sampling.js';
 import type { SocketSide } from '../observe/socket-events.js';
 import { TcpState, type StateSource } from '../tcp-states.js';
 import type { SocketView } from '../observe/socket-view.js';
@@ -53,8 +54,13 @@ export interface Connection {
   readonly id: number;
   readonly side: SocketSide;
   readonly createdAt: number;
-  /** Where it was made, shared by every connection made from the same place. */
-  readonly creationStack: CreationStack | undefined;
+  /**
+   * Where it was made, shared by every connection made from the same place: a server's from
+   * its listen(), a client's from its connect() when its stack was captured (sampled).
+   */
+  creationStack: CreationStack | undefined;
+  /** A client's destination as the stack sampling knows it: the last stack captured for it. */
+  stackSite: StackSite | undefined;
   /** The socket while it is open; dropped at `'close'` so the record holds no handle. */
   socket: SocketView | undefined;
   state: TcpState;
@@ -128,6 +134,7 @@ export function newConnection(id: number, side: SocketSide, time: number, creati
     side,
     createdAt: time,
     creationStack,
+    stackSite: undefined,
     socket,
     state: TcpState.Closed,
     stateSource: 'socket_event',

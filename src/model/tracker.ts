@@ -215,6 +215,10 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
       case 'connect_called':
         if (c.target !== undefined) return true;
         c.target = { host: event.host, port: event.port };
+        if (event.site !== undefined) {
+          c.stackSite = event.site;
+          c.creationStack ??= event.stack;
+        }
         this.setFilterPort(c, event.port);
         return true;
       case 'lookup':
@@ -405,6 +409,8 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     // follow-up reports what a poll sees of it.
     this.setState(c, TcpState.Closed, 'socket_event', time);
     c.socket = undefined;
+    // The destination's stack sampling counts its closes.
+    c.stackSite?.closed();
     if (c.recorded && kernelMayHoldAfterClose(c) && this.followsAfterClose(c)) c.followedAfterClose = this.afterClose.follow(c);
     try {
       this.listener.closed(c);

@@ -1,9 +1,11 @@
 import * as dc from 'node:diagnostics_channel';
 import * as net from 'node:net';
 import { sayOnce } from '../notify.js';
-import { captureCreationStack, channelPublish, type CreationStack } from './creation-stack.js';
+import { STACK_SAMPLING } from '../thresholds.js';
+import { captureCreationStack, type CreationStack } from './creation-stack.js';
 import { PrototypeWrappers, type PatchedMethod, type SocketMethod, type SocketPrototype } from './prototype-wrappers.js';
 import { ServerListening } from './server-listening.js';
+import { StackSampler, type StackSamplingPolicy } from './stack-sampling.js';
 import {
   connectTarget,
   DESTROY_CALLED,
@@ -20,8 +22,10 @@ import {
 export type { ListenSink, SocketEvent, SocketSide, SocketSink } from './socket-events.js';
 
 export interface NodeSocketObserverOptions {
-  /** Capture the stack that created each socket. */
+  /** Capture the stack that created each socket: a client's sampled per destination (`StackSampler`). */
   readonly captureStacks: boolean;
+  /** Which destinations had findings, for the sampling of client stacks (none known when absent). */
+  readonly stackSampling?: StackSamplingPolicy;
   /** Subscribe to every socket of the process (diagnostics_channel); off: only `observeServer`. */
   readonly autoInstrument: boolean;
 }
@@ -49,6 +53,8 @@ export class NodeSocketObserver {
   /** Servers given to `observeServer`, with their listeners, so that `disable()` can take them off. */
   private readonly observedServers = new Map<net.Server, { readonly connection: (socket: net.Socket) => void; readonly listening: () => void }>();
   private readonly wrappers = new PrototypeWrappers(net.Socket.prototype as unknown as SocketPrototype);
+  /** Decides, at connect(), whether a client connection's stack is captured; absent without stacks. */
+  private readonly sampler: StackSampler | undefined;
   private enabled = false;
 
   constructor(
@@ -57,6 +63,7 @@ export class NodeSocketObserver {
     listenSink: ListenSink = () => {},
   ) {
     this.servers = new ServerListening(options.captureStacks, listenSink);
+    this.sampler = options.captureStacks ? new StackSampler(STACK_SAMPLING, options.stackSampling) : undefined;
   }
 
   enable(): void {
@@ -125,15 +132,12 @@ export class NodeSocketObserver {
   }
 
   /**
-   * `cutAbove`: socklife's own wrapper, whose frames (and those it calls) stay out of the
-   * stack; without it the socket was announced on a channel, and its publish is cut above.
+   * A client's stack is not taken here but at its connect() (`connectCalled`), where its
+   * destination is known: on Node 20 the channel announces a socket before connect() is called.
    */
-  private adopt(socket: net.Socket, side: SocketSide, cutAbove?: (...args: never[]) => unknown): void {
+  private adopt(socket: net.Socket, side: SocketSide): void {
     if (this.sink.isTracked(socket)) return;
-    let stack: CreationStack | undefined;
-    if (this.options.captureStacks) {
-      stack = side === 'client' ? captureCreationStack(cutAbove ?? channelPublish()) : this.servers.stackOf(socket);
-    }
+    const stack = side === 'server' && this.options.captureStacks ? this.servers.stackOf(socket) : undefined;
     if (!this.sink.socketOpened(socket, side, stack)) return;
     // Its events reach the sink through the emit wrapper, ahead of every listener (FIN byte
     // counts are taken before the application's handlers write).
@@ -141,6 +145,25 @@ export class NodeSocketObserver {
     if (early === undefined) return;
     this.earlyCalls.delete(socket);
     for (const called of early) this.sink.socketEvent(socket, called);
+  }
+
+  /**
+   * connect() was called: its target, and the creation stack when the sampling of its
+   * destination says to capture it. `wrapper` is socklife's wrapper of connect(): the stack
+   * starts below it (the frames of Node's net.connect(), then the caller's), and socklife's
+   * own frames are never walked.
+   */
+  private connectCalled(socket: net.Socket, args: ArrayLike<unknown>, wrapper: (...args: never[]) => unknown): void {
+    const { host, port } = connectTarget(args);
+    const sampler = this.sampler;
+    // A path (a pipe) is no TCP connection: no site, no stack.
+    const site = sampler === undefined || port === undefined ? undefined : sampler.siteOf(host, port);
+    let stack: CreationStack | undefined;
+    if (site !== undefined && sampler?.shouldCapture(site) === true) {
+      stack = captureCreationStack(wrapper);
+      site.lastStack = stack;
+    }
+    this.sink.socketEvent(socket, { type: 'connect_called', host, port, stack, site });
   }
 
   /**
@@ -174,8 +197,8 @@ export class NodeSocketObserver {
       };
       const adoptClient = (socket: net.Socket, args: ArrayLike<unknown>, wrapper: (...args: never[]) => unknown): void => {
         if (!this.enabled) return;
-        this.adopt(socket, 'client', wrapper);
-        sink.socketEvent(socket, { type: 'connect_called', ...connectTarget(args) });
+        this.adopt(socket, 'client');
+        this.connectCalled(socket, args, wrapper);
       };
       // `arguments` rather than rest parameters: no array made per call.
       /* eslint-disable prefer-rest-params */

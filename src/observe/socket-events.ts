@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
 import type { CreationStack } from './creation-stack.js';
+import type { StackSite } from './stack-sampling.js';
 import type { SocketView } from './socket-view.js';
 
 export type SocketSide = 'client' | 'server';
@@ -8,8 +9,18 @@ export type SocketSide = 'client' | 'server';
 export type SocketEvent =
   /** The client handshake finished (`'connect'`). */
   | { readonly type: 'connect' }
-  /** The application called `connect()` towards this target (port and host as given). */
-  | { readonly type: 'connect_called'; readonly host: string | undefined; readonly port: number | undefined }
+  /**
+   * The application called `connect()` towards this target (port and host as given); `stack`:
+   * the creation stack, when it was captured for this connection; `site`: its destination's
+   * sampling record, when stacks are captured.
+   */
+  | {
+      readonly type: 'connect_called';
+      readonly host: string | undefined;
+      readonly port: number | undefined;
+      readonly stack?: CreationStack | undefined;
+      readonly site?: StackSite | undefined;
+    }
   /** A host name was resolved before connecting (`'lookup'`). */
   | { readonly type: 'lookup'; readonly host: string; readonly address?: string; readonly error?: Error }
   /** The socket's idle timeout fired (`'timeout'`); the application decides what to do. */

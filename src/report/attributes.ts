@@ -49,6 +49,7 @@ export const ATTR = {
   codeLineNumber: ATTR_CODE_LINE_NUMBER,
   codeColumnNumber: ATTR_CODE_COLUMN_NUMBER,
   codeFunctionName: ATTR_CODE_FUNCTION_NAME,
+  creationStackSource: 'tcp.connection.creation_stack.source',
   stateSource: 'tcp.state.source',
   bytesReceived: 'tcp.bytes.received',
   bytesSent: 'tcp.bytes.sent',
@@ -201,11 +202,16 @@ export function halfCloseStuckAttributes(stuck: HalfCloseStuck): Attributes {
   };
 }
 
-/** Where the connection was made: its creation stack and innermost application frame, when captured. */
+/**
+ * Where the connection was made: its creation stack and innermost application frame. A
+ * client connection whose stack was not captured (sampled out) shows the last one captured
+ * for its destination, marked `sibling`.
+ */
 export function creationStackAttributes(c: Connection): Attributes {
-  const stack = c.creationStack;
+  const own = c.creationStack;
+  const stack = own ?? c.stackSite?.lastStack;
   if (stack === undefined) return {};
-  const attributes: Attributes = { [ATTR.codeStacktrace]: stack.format() };
+  const attributes: Attributes = { [ATTR.codeStacktrace]: stack.format(), [ATTR.creationStackSource]: own === undefined ? 'sibling' : 'own' };
   const frame = stack.userFrame();
   if (frame !== undefined) {
     attributes[ATTR.codeFilePath] = frame.filePath;
