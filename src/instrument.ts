@@ -7,6 +7,7 @@ import { FindingSites } from './detect/finding-sites.js';
 import { makeDetectors } from './detect/detectors.js';
 import type { MeasurementSink } from './detect/measurement.js';
 import { ListeningSockets } from './model/listening-sockets.js';
+import { StackSiteCloses } from './model/stack-site-closes.js';
 import { forgetSaidFailures } from './notify.js';
 import { poolConnectionCounts } from './model/pool-connections.js';
 import { ConnectionTracker } from './model/tracker.js';
@@ -102,12 +103,14 @@ class Socklife implements RunningInstrumentation {
       slowHandshakeMs: options.slowHandshakeMs,
       tracerProvider: () => this.providers.tracerProvider,
     });
-    this.tracker = new ConnectionTracker(this.reporter, undefined, recording);
-    // The destinations that had findings, for the sampling of creation stacks: told by the findings path.
+    // For the sampling of creation stacks: each destination's closes, counted by the model, and
+    // the destinations that had findings, told by the findings path.
+    const siteCloses = new StackSiteCloses();
     const findingSites = new FindingSites();
+    this.tracker = new ConnectionTracker(this.reporter, undefined, recording, siteCloses);
     this.observer = new NodeSocketObserver(
       this.tracker,
-      { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument, stackSampling: findingSites },
+      { captureStacks: options.captureStacks, autoInstrument: options.autoInstrument, stackSampling: findingSites, stackHistory: siteCloses },
       (server, backlog) => {
         this.listeners.add(server, backlog);
         this.tracker.serverListening(server);

@@ -4,6 +4,7 @@ import { sayOnce } from '../notify.js';
 import type { CreationStack } from '../observe/creation-stack.js';
 import { isInetFamily } from '../observe/endpoints.js';
 import { idleReadEnd } from '../observe/idle-read.js';
+import type { StackSiteCloses } from './stack-site-closes.js';
 import type { KernelSocketRow } from '../observe/kernel/rows.js';
 import type { KernelQuery, KernelSourceName } from '../observe/kernel/source.js';
 import type { SpanContext } from '@opentelemetry/api';
@@ -64,6 +65,8 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     private readonly now: () => number = systemClock,
     /** What to record of each connection beyond its states (the engine builds it from the span policy). */
     private readonly policy: RecordingPolicy = RECORD_NOTHING,
+    /** Where the closes of each sampled destination are counted, for the sampling of creation stacks. */
+    private readonly siteCloses: StackSiteCloses | undefined = undefined,
   ) {
     this.afterClose = new AfterCloseFollower((c, sightings) => listener.afterClose(c, sightings));
     this.rows = new KernelRowApplier(this.index, this.endpoints, {
@@ -409,8 +412,8 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     // follow-up reports what a poll sees of it.
     this.setState(c, TcpState.Closed, 'socket_event', time);
     c.socket = undefined;
-    // The destination's stack sampling counts its closes.
-    c.stackSite?.closed();
+    // The sampling of creation stacks counts its destination's closes.
+    if (c.stackSite !== undefined) this.siteCloses?.closed(c.stackSite);
     if (c.recorded && kernelMayHoldAfterClose(c) && this.followsAfterClose(c)) c.followedAfterClose = this.afterClose.follow(c);
     try {
       this.listener.closed(c);

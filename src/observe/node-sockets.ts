@@ -5,7 +5,7 @@ import { STACK_SAMPLING } from '../thresholds.js';
 import { captureCreationStack, type CreationStack } from './creation-stack.js';
 import { PrototypeWrappers, type PatchedMethod, type SocketMethod, type SocketPrototype } from './prototype-wrappers.js';
 import { ServerListening } from './server-listening.js';
-import { StackSampler, type StackSamplingPolicy } from './stack-sampling.js';
+import { StackSampler, type StackSamplingPolicy, type StackSiteHistory } from './stack-sampling.js';
 import {
   connectTarget,
   DESTROY_CALLED,
@@ -26,6 +26,8 @@ export interface NodeSocketObserverOptions {
   readonly captureStacks: boolean;
   /** Which destinations had findings, for the sampling of client stacks (none known when absent). */
   readonly stackSampling?: StackSamplingPolicy;
+  /** How many of each destination's connections closed, for the same sampling (none known when absent). */
+  readonly stackHistory?: StackSiteHistory;
   /** Subscribe to every socket of the process (diagnostics_channel); off: only `observeServer`. */
   readonly autoInstrument: boolean;
 }
@@ -63,7 +65,7 @@ export class NodeSocketObserver {
     listenSink: ListenSink = () => {},
   ) {
     this.servers = new ServerListening(options.captureStacks, listenSink);
-    this.sampler = options.captureStacks ? new StackSampler(STACK_SAMPLING, options.stackSampling) : undefined;
+    this.sampler = options.captureStacks ? new StackSampler(STACK_SAMPLING, options.stackSampling, options.stackHistory) : undefined;
   }
 
   enable(): void {

@@ -18,21 +18,22 @@ export interface StackSamplingPolicy {
 /** No finding is ever known: sampling by closes alone. */
 export const NO_FINDINGS: StackSamplingPolicy = Object.freeze({ hadFinding: () => false });
 
+/** What the sampling asks of the model: how many of a destination's connections have closed. */
+export interface StackSiteHistory {
+  closesOf(site: StackSite): number;
+}
+
+/** No close is ever known: every connection is captured (a destination stays new). */
+export const NO_CLOSES: StackSiteHistory = Object.freeze({ closesOf: () => 0 });
+
 /** One destination (host and port as given to `connect()`), shared by its connections. */
 export class StackSite {
   /** The last stack captured for a connection to this destination. */
   lastStack: CreationStack | undefined = undefined;
-  /** Its connections that closed (the model says so). */
-  closes = 0;
   /** Connections not captured since the last one that was. */
   skipped = 0;
 
   constructor(readonly destination: string) {}
-
-  /** One of its connections closed. */
-  closed(): void {
-    this.closes++;
-  }
 }
 
 export interface StackSamplingLimits {
@@ -48,6 +49,8 @@ export class StackSampler {
   constructor(
     private readonly limits: StackSamplingLimits,
     private readonly policy: StackSamplingPolicy = NO_FINDINGS,
+    /** The closes of each destination's connections, as the model counts them. */
+    private readonly history: StackSiteHistory = NO_CLOSES,
   ) {}
 
   /** The site of a destination; past `maxDestinations` the one met first is forgotten. */
@@ -68,7 +71,7 @@ export class StackSampler {
   /** Capture this connection's stack? Counts the connections it lets go by. */
   shouldCapture(site: StackSite): boolean {
     const everyN = this.limits.everyN;
-    if (site.closes < everyN || this.policy.hadFinding(site) || ++site.skipped >= everyN) {
+    if (this.history.closesOf(site) < everyN || this.policy.hadFinding(site) || ++site.skipped >= everyN) {
       site.skipped = 0;
       return true;
     }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FindingSites } from '../../src/detect/finding-sites.js';
 import type { CloseWaitLeak } from '../../src/detect/close-wait-finding.js';
 import { newConnection, type Connection } from '../../src/model/connection.js';
+import { StackSiteCloses } from '../../src/model/stack-site-closes.js';
 import { captureCreationStack, type CreationStack } from '../../src/observe/creation-stack.js';
 import { StackSampler, StackSite, type StackSamplingPolicy } from '../../src/observe/stack-sampling.js';
 import { ATTR, creationStackAttributes } from '../../src/report/attributes.js';
@@ -11,11 +12,11 @@ import { FakeSocket } from '../model/fixture.js';
 const EVERY = 3;
 
 /** Which of `count` connections to one site are captured, each closing before the next opens. */
-function capturedInTurn(sampler: StackSampler, site: StackSite, count: number): boolean[] {
+function capturedInTurn(sampler: StackSampler, site: StackSite, count: number, closes: StackSiteCloses): boolean[] {
   const captured: boolean[] = [];
   for (let i = 0; i < count; i++) {
     captured.push(sampler.shouldCapture(site));
-    site.closed();
+    closes.closed(site);
   }
   return captured;
 }
@@ -41,9 +42,10 @@ function makeStackHere(): CreationStack {
 
 describe('sampling of creation stacks by destination', () => {
   it('captures every connection to a new destination, then one in N once it has N closes', () => {
-    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 8 });
+    const closes = new StackSiteCloses();
+    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 8 }, undefined, closes);
     const site = sampler.siteOf('db.internal', 5432);
-    expect(capturedInTurn(sampler, site, 12)).toEqual([true, true, true, false, false, true, false, false, true, false, false, true]);
+    expect(capturedInTurn(sampler, site, 12, closes)).toEqual([true, true, true, false, false, true, false, false, true, false, false, true]);
   });
 
   it('keeps capturing while connections stay open: only closes move a destination to sampling', () => {
@@ -56,24 +58,26 @@ describe('sampling of creation stacks by destination', () => {
   it('captures every connection to a destination once a finding was reported on one of its connections', () => {
     const flagged = new Set<StackSite>();
     const policy: StackSamplingPolicy = { hadFinding: (site) => flagged.has(site) };
-    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 8 }, policy);
+    const closes = new StackSiteCloses();
+    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 8 }, policy, closes);
     const site = sampler.siteOf('api.internal', 443);
     const other = sampler.siteOf('cache.internal', 6379);
-    capturedInTurn(sampler, site, EVERY);
-    capturedInTurn(sampler, other, EVERY);
+    capturedInTurn(sampler, site, EVERY, closes);
+    capturedInTurn(sampler, other, EVERY, closes);
     expect(sampler.shouldCapture(site)).toBe(false);
     flagged.add(site);
-    expect(capturedInTurn(sampler, site, 5)).toEqual([true, true, true, true, true]);
+    expect(capturedInTurn(sampler, site, 5, closes)).toEqual([true, true, true, true, true]);
     // Another destination keeps its sampling.
-    expect(capturedInTurn(sampler, other, 3)).toEqual([false, false, true]);
+    expect(capturedInTurn(sampler, other, 3, closes)).toEqual([false, false, true]);
   });
 
   it('keeps one site per host and port, and forgets the destination met first past the bound', () => {
-    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 2 });
+    const closes = new StackSiteCloses();
+    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 2 }, undefined, closes);
     const a = sampler.siteOf('a.internal', 80);
     expect(sampler.siteOf('a.internal', 80)).toBe(a);
     expect(sampler.siteOf('a.internal', 81)).not.toBe(a);
-    capturedInTurn(sampler, a, EVERY);
+    capturedInTurn(sampler, a, EVERY, closes);
     expect(sampler.shouldCapture(a)).toBe(false);
     sampler.siteOf('b.internal', 80);
     expect(sampler.size).toBe(2);
