@@ -14,7 +14,8 @@
 //       sdk+socklife (default policy), observer-floor (no SDK)
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife, socklife-norequests
 //       and sdk+socklife-norequests (socklife with followRequests: false: what following
-//       requests costs)
+//       requests costs), socklife-norequests+request-floor (the least a request follower does,
+//       bench/lib/request-floor.cjs, on top of socklife without request following: its floor)
 //   client churn (figure 3's client): sdk, sdk-control, sdk+net (instrumentation-net),
 //       sdk+socklife (stacks on), sdk+socklife-nostacks, sdk+net+stacks (V8's capture of the
 //       same stack alone, nothing kept, on top of instrumentation-net: the floor under stacks)
@@ -33,7 +34,7 @@
 import os from 'node:os';
 import { join } from 'node:path';
 import { knob } from './lib/ab.mjs';
-import { NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
+import { NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
@@ -74,6 +75,7 @@ const CASES = {
       'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
       'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
       'sdk+socklife-norequests': [NO_REQUESTS, [...SDK, ...SOCKLIFE]],
+      'socklife-norequests+request-floor': [NO_REQUESTS, [...SOCKLIFE, ...REQUEST_FLOOR]],
     },
   },
   'client-churn': {
@@ -298,6 +300,20 @@ await runFigure(figure, async () => {
     'sdk+socklife-norequests',
     'keep-alive, real SDK, following requests: SDK+socklife / SDK+socklife with followRequests: false',
     1.01,
+  );
+  stated(
+    '8b',
+    'keepalive',
+    'socklife-norequests+request-floor',
+    'socklife-norequests',
+    "keep-alive, the floor under following requests (an http.Server emit wrapper writing a request's method, target and time, and the response.finish channel) / socklife with followRequests: false",
+  );
+  stated(
+    '8b',
+    'keepalive',
+    'socklife',
+    'socklife-norequests+request-floor',
+    'keep-alive, no SDK: socklife / socklife without request following plus that floor',
   );
   budgeted(
     '8c',
