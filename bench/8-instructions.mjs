@@ -15,7 +15,9 @@
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife, socklife-norequests
 //       and sdk+socklife-norequests (socklife with followRequests: false: what following
 //       requests costs), socklife-norequests+request-floor (the least a request follower does,
-//       bench/lib/request-floor.cjs, on top of socklife without request following: its floor)
+//       bench/lib/request-floor.cjs, on top of socklife without request following: its floor),
+//       sdk+native-resource (the SDK and one more kind of native async resource,
+//       bench/lib/native-resource.cjs: the floor under the SDK's share)
 //   client churn (figure 3's client): sdk, sdk-control, sdk+net (instrumentation-net),
 //       sdk+socklife (stacks on), sdk+socklife-nostacks, sdk+net+stacks (V8's capture of the
 //       same stack alone, nothing kept, on top of instrumentation-net: the floor under stacks)
@@ -34,7 +36,7 @@
 import os from 'node:os';
 import { join } from 'node:path';
 import { knob } from './lib/ab.mjs';
-import { NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
+import { NATIVE_RESOURCE, NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
@@ -76,6 +78,7 @@ const CASES = {
       'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
       'sdk+socklife-norequests': [NO_REQUESTS, [...SDK, ...SOCKLIFE]],
       'socklife-norequests+request-floor': [NO_REQUESTS, [...SOCKLIFE, ...REQUEST_FLOOR]],
+      'sdk+native-resource': [{}, [...SDK, ...NATIVE_RESOURCE]],
     },
   },
   'client-churn': {
@@ -314,6 +317,13 @@ await runFigure(figure, async () => {
     'socklife',
     'socklife-norequests+request-floor',
     'keep-alive, no SDK: socklife / socklife without request following plus that floor',
+  );
+  stated(
+    '8b',
+    'keepalive',
+    'sdk+native-resource',
+    'sdk',
+    "keep-alive, the SDK plus one more kind of native async resource (an event-loop delay histogram) / SDK only (the floor under the SDK's share: the async_hooks store of its AsyncLocalStorage turns megamorphic)",
   );
   budgeted(
     '8c',
