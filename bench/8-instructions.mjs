@@ -12,29 +12,40 @@
 // the load's timing changes show in the A/A control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
 //       sdk+socklife (default policy), observer-floor (no SDK)
-//   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife
+//   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife, socklife-norequests
+//       and sdk+socklife-norequests (socklife with followRequests: false: what following
+//       requests costs), socklife-norequests+request-floor (the least a request follower does,
+//       bench/lib/request-floor.cjs, on top of socklife without request following: its floor),
+//       sdk+native-resource (the SDK and one more kind of native async resource,
+//       bench/lib/native-resource.cjs: the floor under the SDK's share)
 //   client churn (figure 3's client): sdk, sdk-control, sdk+net (instrumentation-net),
 //       sdk+socklife (stacks on: sampled per destination, so under churn to one destination
 //       most connections take none), sdk+socklife-nostacks, sdk+net+stacks (V8's capture of
 //       the same stack at every connection, nothing kept, on top of instrumentation-net: the
 //       floor under a stack taken at every connection)
 // Budgets: churn socklife/bare <= 1.05 and sdk+socklife/sdk <= 1.05; keep-alive <= 1.01 for
-// both; client sdk+socklife/sdk+net < 1.00. Each with its A/A control (the same program twice)
+// both, and for following requests (socklife / socklife-norequests, with and without the SDK); client sdk+socklife/sdk+net < 1.00. Each with its A/A control (the same program twice)
 // and the spread over BENCH_INSTR_REPS (2) runs of each pair. CPU time per request stays the
 // figure a user sees (figures 1-3); this one says what costs, without the noise.
 //
 // Knobs: BENCH_INSTR_REPS (2), BENCH_INSTR_CONCURRENCY (each case's own: requests or
 // connections in flight), BENCH_INSTR_JOBS (2: measured processes at once), BENCH_INSTR_CASES (server-churn,keepalive,client-churn),
-// BENCH_INSTR_VARIANTS (every variant; a list measures only those, for trying an idea),
+// BENCH_INSTR_VARIANTS (every variant; a list measures only those, for trying an idea; a run
+// given BENCH_INSTR_CASES or BENCH_INSTR_VARIANTS alone writes its result to a temporary
+// directory, not bench/results/; BENCH_RESULTS_DIR names the directory),
 // BENCH_INSTR_CHURN_N1/N2 (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000),
 // BENCH_CALLGRIND=<dir> (callgrind instead of cachegrind, its output kept in <dir>).
+import os from 'node:os';
+import { join } from 'node:path';
 import { knob } from './lib/ab.mjs';
-import { NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
+import { NATIVE_RESOURCE, NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
 
 const NONE = { SOCKLIFE_SOURCE: 'none' };
+/** socklife as measured, without request following (`followRequests: false`). */
+const NO_REQUESTS = { ...NONE, SOCKLIFE_FOLLOW_REQUESTS: 'false' };
 const churnN = [knob('INSTR_CHURN_N1', 2000), knob('INSTR_CHURN_N2', 5000)];
 const keepAliveN = [knob('INSTR_KEEPALIVE_N1', 5000), knob('INSTR_KEEPALIVE_N2', 20000)];
 
@@ -66,6 +77,10 @@ const CASES = {
       socklife: [NONE, SOCKLIFE],
       sdk: [{}, SDK],
       'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
+      'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
+      'sdk+socklife-norequests': [NO_REQUESTS, [...SDK, ...SOCKLIFE]],
+      'socklife-norequests+request-floor': [NO_REQUESTS, [...SOCKLIFE, ...REQUEST_FLOOR]],
+      'sdk+native-resource': [{}, [...SDK, ...NATIVE_RESOURCE]],
     },
   },
   'client-churn': {
@@ -152,7 +167,14 @@ async function pool(tasks, jobs) {
 const k = (x) => `${fmt(x / 1000)}k`;
 const range = (values) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`;
 
-const figure = new Figure('8-instructions', 'user-space instructions per request or connection, valgrind (cachegrind), load from a separate process');
+// Run alone for some of its cases or variants, it writes its result elsewhere (a temporary
+// directory), so that it never takes the place of the whole figure's; bench/run.mjs names
+// the directory (BENCH_RESULTS_DIR).
+const partial = process.env.BENCH_INSTR_VARIANTS !== undefined || process.env.BENCH_INSTR_CASES !== undefined;
+const resultsDir = process.env.BENCH_RESULTS_DIR ?? (partial ? join(os.tmpdir(), 'socklife-bench-partial') : undefined);
+const figure = new Figure('8-instructions', 'user-space instructions per request or connection, valgrind (cachegrind), load from a separate process', {
+  resultsDir,
+});
 
 await runFigure(figure, async () => {
   const version = await hasValgrind();
@@ -268,6 +290,43 @@ await runFigure(figure, async () => {
   budgeted('8b', 'keepalive', 'socklife', 'bare', 'keep-alive, no SDK: socklife / bare server', 1.01);
   budgeted('8b', 'keepalive', 'sdk+socklife', 'sdk', 'keep-alive, real SDK, default span policy: SDK+socklife / SDK only', 1.01);
   stated('8b', 'keepalive', 'bare-control', 'bare', "keep-alive, A/A control: bare / bare (this method's noise)");
+  budgeted(
+    '8b',
+    'keepalive',
+    'socklife',
+    'socklife-norequests',
+    'keep-alive, no SDK, following requests: socklife / socklife with followRequests: false',
+    1.01,
+  );
+  budgeted(
+    '8b',
+    'keepalive',
+    'sdk+socklife',
+    'sdk+socklife-norequests',
+    'keep-alive, real SDK, following requests: SDK+socklife / SDK+socklife with followRequests: false',
+    1.01,
+  );
+  stated(
+    '8b',
+    'keepalive',
+    'socklife-norequests+request-floor',
+    'socklife-norequests',
+    "keep-alive, the floor under following requests (an http.Server emit wrapper writing a request's method, target and time, and the response.finish channel) / socklife with followRequests: false",
+  );
+  stated(
+    '8b',
+    'keepalive',
+    'socklife',
+    'socklife-norequests+request-floor',
+    'keep-alive, no SDK: socklife / socklife without request following plus that floor',
+  );
+  stated(
+    '8b',
+    'keepalive',
+    'sdk+native-resource',
+    'sdk',
+    "keep-alive, the SDK plus one more kind of native async resource (an event-loop delay histogram) / SDK only (the floor under the SDK's share: the async_hooks store of its AsyncLocalStorage turns megamorphic)",
+  );
   budgeted(
     '8c',
     'client-churn',

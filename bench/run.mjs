@@ -97,6 +97,8 @@ if (!tableOnly) for (const f of readdirSync(RESULTS)) if (f.endsWith('.json') &&
 
 // One copy of the build for every figure, safe from rebuilds while the benchmark runs.
 process.env.BENCH_SNAPSHOT = await makeSnapshot();
+// Every figure's result goes to the table's results, a figure run for some of its cases too.
+process.env.BENCH_RESULTS_DIR = RESULTS;
 const machineLine = machine();
 console.log(
   `socklife overhead benchmark\nmachine: ${machineLine}\n${NETNS ? 'each figure runs in a private network namespace (loopback only)' : 'figures run in the host network namespace'}`,

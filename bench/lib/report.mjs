@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
@@ -33,9 +34,11 @@ export class Figure {
   /**
    * @param {string} id file name stem, e.g. '1-http-close'
    * @param {string} title what the figure measures
+   * @param {{ resultsDir?: string }} [options] where its result is written (bench/results/ unless a partial run puts it elsewhere)
    */
-  constructor(id, title) {
+  constructor(id, title, { resultsDir = RESULTS } = {}) {
     this.id = id;
+    this.resultsDir = resultsDir;
     this.title = title;
     this.checks = [];
     this.info = {};
@@ -67,7 +70,7 @@ export class Figure {
   }
 
   write() {
-    mkdirSync(RESULTS, { recursive: true });
+    mkdirSync(this.resultsDir, { recursive: true });
     const result = {
       id: this.id,
       title: this.title,
@@ -79,7 +82,9 @@ export class Figure {
       checks: this.checks,
       info: this.info,
     };
-    writeFileSync(`${RESULTS}${this.id}.json`, JSON.stringify(result, null, 2) + '\n');
+    const file = join(this.resultsDir, `${this.id}.json`);
+    writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    if (this.resultsDir !== RESULTS) console.log(`=== ${this.id}: written to ${file}`);
     const failed = this.checks.filter((c) => !c.pass).length;
     console.log(`=== ${this.id}: ${failed === 0 ? 'every budget holds' : `${failed} budget(s) missed`} (${result.seconds} s)`);
     return failed;
