@@ -11,7 +11,7 @@
 // What is still done by the clock (socklife's poll timer and event-loop monitor) and whatever
 // the load's timing changes show in the A/A control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
-//       sdk+socklife (default policy), observer-floor (no SDK)
+//       sdk+socklife (default policy), observer-floor (no SDK), socklife-norequests
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife, socklife-norequests
 //       and sdk+socklife-norequests (socklife with followRequests: false: what following
 //       requests costs), socklife-norequests+request-floor (the least a request follower does,
@@ -63,6 +63,7 @@ const CASES = {
       sdk: [{}, SDK],
       'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
       'observer-floor': [{}, OBSERVER_FLOOR],
+      'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
     },
   },
   keepalive: {
@@ -287,6 +288,14 @@ await runFigure(figure, async () => {
     'server churn, the observer floor (diagnostics_channel, one emit wrapper, four timestamps) / bare server',
   );
   stated('8a', 'server-churn', 'socklife', 'observer-floor', 'server churn, no SDK: socklife / the observer floor');
+  stated(
+    '8a',
+    'server-churn',
+    'socklife',
+    'socklife-norequests',
+    'server churn, following requests (one per connection): socklife / socklife with followRequests: false',
+  );
+  stated('8a', 'server-churn', 'socklife-norequests', 'observer-floor', 'server churn, no SDK, without following requests: socklife / the observer floor');
   budgeted('8b', 'keepalive', 'socklife', 'bare', 'keep-alive, no SDK: socklife / bare server', 1.01);
   budgeted('8b', 'keepalive', 'sdk+socklife', 'sdk', 'keep-alive, real SDK, default span policy: SDK+socklife / SDK only', 1.01);
   stated('8b', 'keepalive', 'bare-control', 'bare', "keep-alive, A/A control: bare / bare (this method's noise)");
