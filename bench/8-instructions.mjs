@@ -49,6 +49,16 @@ const NO_REQUESTS = { ...NONE, SOCKLIFE_FOLLOW_REQUESTS: 'false' };
 const churnN = [knob('INSTR_CHURN_N1', 2000), knob('INSTR_CHURN_N2', 5000)];
 const keepAliveN = [knob('INSTR_KEEPALIVE_N1', 5000), knob('INSTR_KEEPALIVE_N2', 20000)];
 
+/** The variants both server cases measure: each [extra environment, preload flags]. */
+const SERVER_VARIANTS = {
+  bare: [{}, []],
+  'bare-control': [{}, []],
+  socklife: [NONE, SOCKLIFE],
+  sdk: [{}, SDK],
+  'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
+  'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
+};
+
 const CASES = {
   'server-churn': {
     side: 'server',
@@ -57,13 +67,8 @@ const CASES = {
     n: churnN,
     unit: 'request',
     variants: {
-      bare: [{}, []],
-      'bare-control': [{}, []],
-      socklife: [NONE, SOCKLIFE],
-      sdk: [{}, SDK],
-      'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
+      ...SERVER_VARIANTS,
       'observer-floor': [{}, OBSERVER_FLOOR],
-      'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
     },
   },
   keepalive: {
@@ -73,12 +78,7 @@ const CASES = {
     n: keepAliveN,
     unit: 'request',
     variants: {
-      bare: [{}, []],
-      'bare-control': [{}, []],
-      socklife: [NONE, SOCKLIFE],
-      sdk: [{}, SDK],
-      'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
-      'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
+      ...SERVER_VARIANTS,
       'sdk+socklife-norequests': [NO_REQUESTS, [...SDK, ...SOCKLIFE]],
       'socklife-norequests+request-floor': [NO_REQUESTS, [...SOCKLIFE, ...REQUEST_FLOOR]],
       'sdk+native-resource': [{}, [...SDK, ...NATIVE_RESOURCE]],
