@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
@@ -29,6 +30,18 @@ async function oneRequest(): Promise<void> {
   server.closeAllConnections();
 }
 
+/** The client's and the server's tcp.connection spans, once both ended. */
+function bothConnectionSpans(): Promise<ReadableSpan[]> {
+  return waitFor(
+    () => {
+      const found = telemetry?.spans('tcp.connection') ?? [];
+      return found.length >= 2 ? found : undefined;
+    },
+    5000,
+    'both connection spans',
+  );
+}
+
 describe('followRequests', () => {
   it('false: no HTTP prototype is wrapped, and connections name no request', async () => {
     const emit = http.Server.prototype.emit;
@@ -46,14 +59,7 @@ describe('followRequests', () => {
     expect((http.ClientRequest.prototype as unknown as { onSocket: unknown }).onSocket).toBe(onSocket);
     expect(http.Agent.prototype.keepSocketAlive).toBe(keepSocketAlive);
     await oneRequest();
-    const spans = await waitFor(
-      () => {
-        const found = telemetry?.spans('tcp.connection') ?? [];
-        return found.length >= 2 ? found : undefined;
-      },
-      5000,
-      'both connection spans',
-    );
+    const spans = await bothConnectionSpans();
     expect(spans.every((s) => s.attributes['http.request.method'] === undefined)).toBe(true);
   });
 
@@ -61,14 +67,7 @@ describe('followRequests', () => {
     telemetry = createTelemetry();
     handle = instrument({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, spans: 'all', source: 'none' });
     await oneRequest();
-    const spans = await waitFor(
-      () => {
-        const found = telemetry?.spans('tcp.connection') ?? [];
-        return found.length >= 2 ? found : undefined;
-      },
-      5000,
-      'both connection spans',
-    );
+    const spans = await bothConnectionSpans();
     expect(spans.map((s) => s.attributes['http.request.method'])).toEqual(['GET', 'GET']);
   });
 });
