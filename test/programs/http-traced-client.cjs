@@ -1,30 +1,7 @@
 // A keep-alive HTTP client under the real @opentelemetry/instrumentation-http and socklife
 // (spans: 'all'): two GETs on one pooled connection, then the pool is destroyed. Prints every
 // exported span as a JSON line, with its kind and links, then {"done":true}. Exits when stdin closes.
-const { context, propagation, trace } = require('@opentelemetry/api');
-const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-const { W3CTraceContextPropagator } = require('@opentelemetry/core');
-const { BasicTracerProvider, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
-
-const print = (line) => console.log(JSON.stringify(line));
-const printer = {
-  export(spans, done) {
-    for (const s of spans) {
-      print({
-        span: s.name,
-        kind: s.kind,
-        spanId: s.spanContext().spanId,
-        attributes: s.attributes,
-        links: s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
-      });
-    }
-    done({ code: 0 });
-  },
-  shutdown: async () => {},
-};
-trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(printer)] }));
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+const { print } = require('./traced-sdk.cjs');
 
 const socklife = require('socklife').instrument({ spans: 'all', source: 'none' });
 const { registerInstrumentations } = require('@opentelemetry/instrumentation');

@@ -3,31 +3,8 @@
 // (ORDER=socklife-first) or after it (ORDER=instrumentation-first). Prints JSON lines: the
 // port, the request span the handler runs in (as the application sees it), and every span
 // the SDK exports, with its links. Exits when stdin closes.
-const { context, propagation, trace } = require('@opentelemetry/api');
-const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-const { W3CTraceContextPropagator } = require('@opentelemetry/core');
-const { BasicTracerProvider, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace-base');
-
-const print = (line) => console.log(JSON.stringify(line));
-const printer = {
-  export(spans, done) {
-    for (const s of spans) {
-      print({
-        span: s.name,
-        traceId: s.spanContext().traceId,
-        spanId: s.spanContext().spanId,
-        attributes: s.attributes,
-        links: s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
-      });
-    }
-    done({ code: 0 });
-  },
-  shutdown: async () => {},
-};
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(printer)] });
-trace.setGlobalTracerProvider(provider);
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+const { print } = require('./traced-sdk.cjs');
+const { context, trace } = require('@opentelemetry/api');
 
 const startSocklife = () => {
   const { instrument } = require('socklife');
