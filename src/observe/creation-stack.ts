@@ -1,5 +1,3 @@
-import * as dc from 'node:diagnostics_channel';
-
 /**
  * Stacks that say which line of the user's code made a socket. A stack is read the moment it
  * is captured and reduced to what a report needs: its text and its first application frame,
@@ -132,19 +130,8 @@ function findUserFrame(text: string): UserFrame | undefined {
 }
 
 /**
- * diagnostics_channel's publish as it is on the stack while a subscriber runs (every channel
- * with subscribers shares it): the frame to cut above when Node announces a socket, so that
- * the frames of the channel and of socklife's subscriber are never walked. Read at each use,
- * as a channel's methods change when it gains or loses its subscribers.
- */
-export function channelPublish(): ((...args: never[]) => unknown) | undefined {
-  const publish = (dc.channel('net.client.socket') as { publish?: unknown }).publish;
-  return typeof publish === 'function' ? (publish as (...args: never[]) => unknown) : undefined;
-}
-
-/**
  * Captures the current stack and returns its shared form. Frames above `cutAbove`
- * (socklife's own API function, or `channelPublish()` inside a subscriber) are never walked;
+ * (socklife's own API function or wrapper) are never walked;
  * when it is not on the stack, the stack starts at this function's caller. Takes
  * FIRST_FRAMES frames; a stack with no application frame among them is taken again,
  * DEEP_FRAMES deep.

@@ -1,7 +1,6 @@
-import * as dc from 'node:diagnostics_channel';
 import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { captureCreationStack, channelPublish, type CreationStack } from '../../src/observe/creation-stack.js';
+import { captureCreationStack, type CreationStack } from '../../src/observe/creation-stack.js';
 
 function makeSocketHere(): CreationStack {
   return captureCreationStack();
@@ -54,26 +53,6 @@ describe('creation stacks', () => {
     expect(Error.stackTraceLimit).toBe(limit);
     expect(stack.format()).toMatch(/^at applicationCode \(/);
     expect(stack.format()).not.toMatch(/socklifeApi|captureCreationStack/);
-  });
-
-  it("starts below diagnostics_channel's publish when a socket is announced there", () => {
-    const channel = dc.channel('net.client.socket');
-    let stack: CreationStack | undefined;
-    const subscriber = (): void => {
-      stack = captureCreationStack(channelPublish());
-    };
-    function announceSocket(): void {
-      channel.publish({});
-    }
-    dc.subscribe('net.client.socket', subscriber);
-    try {
-      announceSocket();
-    } finally {
-      dc.unsubscribe('net.client.socket', subscriber);
-    }
-    expect(stack?.format()).toMatch(/^at announceSocket \(/);
-    expect(stack?.format()).not.toMatch(/subscriber|diagnostics_channel/);
-    expect(stack?.userFrame()?.functionName).toBe('announceSocket');
   });
 
   it('reaches the application through more dependency frames than it takes at first', () => {
