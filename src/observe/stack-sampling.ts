@@ -1,3 +1,4 @@
+import type { StackSamplingThresholds } from '../thresholds.js';
 import type { CreationStack } from './creation-stack.js';
 
 /**
@@ -36,18 +37,13 @@ export class StackSite {
   constructor(readonly destination: string) {}
 }
 
-export interface StackSamplingLimits {
-  readonly everyN: number;
-  readonly maxDestinations: number;
-}
-
 /** The destinations' sites, bounded, and the rule that says whether to capture. */
 export class StackSampler {
   /** By destination, in the order they were first met. */
   private readonly sites = new Map<string, StackSite>();
 
   constructor(
-    private readonly limits: StackSamplingLimits,
+    private readonly limits: StackSamplingThresholds,
     private readonly policy: StackSamplingPolicy = NO_FINDINGS,
     /** The closes of each destination's connections, as the model counts them. */
     private readonly history: StackSiteHistory = NO_CLOSES,
