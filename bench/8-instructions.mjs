@@ -34,7 +34,10 @@
 // given BENCH_INSTR_CASES or BENCH_INSTR_VARIANTS alone writes its result to a temporary
 // directory, not bench/results/; BENCH_RESULTS_DIR names the directory),
 // BENCH_INSTR_CHURN_N1/N2 (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000),
-// BENCH_CALLGRIND=<dir> (callgrind instead of cachegrind, its output kept in <dir>).
+// BENCH_CALLGRIND=<dir> (callgrind instead of cachegrind, its output kept in <dir>),
+// BENCH_INSTR_TRACE_GC=<dir> (V8's --trace-gc of each measured process, in <dir>/<label>.gc),
+// BENCH_INSTR_NODE_ARGS (more Node flags for each measured process, space-separated).
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { knob } from './lib/ab.mjs';
@@ -106,6 +109,12 @@ const CASES = {
  * would take the measured process for an idle one and collect by the clock.
  */
 const MEASURED_FLAGS = ['--no-memory-reducer'];
+/** BENCH_INSTR_TRACE_GC=<dir>: each measured process also traces V8's collections to <dir>/<label>.gc. */
+const traceGcDir = process.env.BENCH_INSTR_TRACE_GC || undefined;
+if (traceGcDir) mkdirSync(traceGcDir, { recursive: true });
+/** BENCH_INSTR_NODE_ARGS: more flags for each measured process (`--perf-basic-prof` names JIT code for callgrind). */
+const extraArgs = process.env.BENCH_INSTR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const diagnostics = (label) => (traceGcDir ? { nodeArgs: ['--trace-gc', ...extraArgs], stdout: join(traceGcDir, `${label}.gc`) } : { nodeArgs: extraArgs });
 
 const STARTUP_MS = 300_000;
 const RUN_MS = 900_000;
@@ -113,7 +122,15 @@ const RUN_MS = 900_000;
 /** One measured server under valgrind, `n` requests from a separate load process; its instruction count. */
 async function serverRun(counter, c, env, nodeArgs, n, label) {
   const { file, log, wrap } = counter.wrap(label);
-  const server = new NodeChild('http-server.cjs', { nodeArgs: [...MEASURED_FLAGS, ...nodeArgs], env, netns: 'new', wrap, label });
+  const extra = diagnostics(label);
+  const server = new NodeChild('http-server.cjs', {
+    nodeArgs: [...MEASURED_FLAGS, ...extra.nodeArgs, ...nodeArgs],
+    env,
+    netns: 'new',
+    wrap,
+    label,
+    stdout: extra.stdout,
+  });
   let load;
   try {
     const { port } = await server.waitForType('ready', STARTUP_MS);
@@ -133,12 +150,14 @@ async function serverRun(counter, c, env, nodeArgs, n, label) {
 /** One measured client under valgrind making `n` connections to a separate server; its instruction count. */
 async function clientRun(counter, c, env, nodeArgs, n, label) {
   const { file, log, wrap } = counter.wrap(label);
+  const extra = diagnostics(label);
   const server = new NodeChild('churn-server.cjs', { netns: 'new', label: `${label}-server` });
   let client;
   try {
     const { port } = await server.waitForType('ready', 30_000);
     client = new NodeChild('churn-client.cjs', {
-      nodeArgs: [...MEASURED_FLAGS, ...nodeArgs],
+      nodeArgs: [...MEASURED_FLAGS, ...extra.nodeArgs, ...nodeArgs],
+      stdout: extra.stdout,
       env,
       args: [port, c.concurrency].map(String),
       netns: server,

@@ -1,6 +1,7 @@
 // Starting the processes of a benchmark: each one a separate Node process (optionally pinned
 // to a CPU with taskset), talking to the orchestrator over an IPC channel in JSON messages.
 import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { snapshot } from './snapshot.mjs';
 
@@ -39,7 +40,8 @@ export class NodeChild {
    * @param {string} program file name in bench/programs/
    * `wrap`: a command the Node process runs under (valgrind, figure 8); it must exec Node in
    * the same process, so that the pid stays the Node process's.
-   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string, netns?: 'new' | NodeChild, wrap?: string[] }} options
+   * `stdout`: a file the process's standard output goes to (a GC trace, figure 8), instead of ours.
+   * @param {{ args?: string[], nodeArgs?: string[], env?: Record<string,string>, cpu?: number|string, profile?: boolean, label?: string, netns?: 'new' | NodeChild, wrap?: string[], stdout?: string }} options
    */
   constructor(program, options = {}) {
     const nodeArgs = [...(options.nodeArgs ?? [])];
@@ -56,11 +58,13 @@ export class NodeChild {
     this.messages = [];
     this.waiters = [];
     this.exited = false;
+    const stdout = options.stdout === undefined ? 'inherit' : openSync(options.stdout, 'w');
     this.child = spawn(argv[0], argv.slice(1), {
       cwd: CWD,
       env: childEnv({ BENCH_SOCKLIFE_DIR: SOCKLIFE_DIR, ...(options.env ?? {}) }),
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', stdout, 'inherit', 'ipc'],
     });
+    if (typeof stdout === 'number') closeSync(stdout);
     // unshare, sh, taskset (and valgrind) each exec the next: the pid is the Node process's.
     this.pid = this.child.pid;
     this.exit = new Promise((resolve) => {
