@@ -4,14 +4,20 @@
 // did). For each variant the measured process runs twice, fresh, under `valgrind
 // --tool=cachegrind`: once for N1 and once for N2 requests (or connections), the load coming from a separate process that is not measured. The count of
 // the N1 run is taken from the N2 run's and divided by N2 - N1, so start-up, warm-up and exit
-// cancel (N1 is large enough that V8 has finished tiering up the hot paths). socklife runs
-// with its kernel source off (SOCKLIFE_SOURCE=none) and every measured process without V8's
-// memory reducer: valgrind slows the process many times over, and work done by the clock (a
-// poll, a collection of a process V8 takes for idle) would be charged to the connections.
-// What is still done by the clock (socklife's poll timer and event-loop monitor) and whatever
-// the load's timing changes show in the A/A control and the spread. Cases:
+// cancel. N1 is large: V8 is still compiling the request path with TurboFan thousands of
+// requests in (--trace-opt shows it), and a window that holds those compiles charges warm-up
+// to every request, more to the variant with more code. socklife runs with its kernel source
+// off (SOCKLIFE_SOURCE=none) and no poll inside the window, and every measured process without
+// V8's memory reducer: valgrind slows the process many times over, by a factor that depends
+// on the machine's load, and work done by the clock (a poll, a collection of a process V8 takes
+// for idle) would be charged to the requests (figure 4 measures the poll's own cost per second). What is still done by the clock inside the
+// window (the event-loop delay monitor) and whatever the load's timing changes show in the A/A
+// control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
-//       sdk+socklife (default policy), observer-floor (no SDK), socklife-norequests
+//       sdk+socklife (default policy), observer-floor (no SDK), socklife-norequests,
+//       sdk+native-resource, sdk+native-resource+peer-read (that and the peer's address read
+//       at accept, bench/lib/peer-read.cjs: the floor under the default policy with an SDK),
+//       sdk+socklife-findings (spans: findings, which records no connection)
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife, socklife-norequests
 //       and sdk+socklife-norequests (socklife with followRequests: false: what following
 //       requests costs), socklife-norequests+request-floor (the least a request follower does,
@@ -33,7 +39,8 @@
 // BENCH_INSTR_VARIANTS (every variant; a list measures only those, for trying an idea; a run
 // given BENCH_INSTR_CASES or BENCH_INSTR_VARIANTS alone writes its result to a temporary
 // directory, not bench/results/; BENCH_RESULTS_DIR names the directory),
-// BENCH_INSTR_CHURN_N1/N2 (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000),
+// BENCH_INSTR_CHURN_N1/N2 (8000/16000), BENCH_INSTR_KEEPALIVE_N1/N2 (20000/60000),
+// BENCH_INSTR_CLIENT_N1/N2 (8000/16000),
 // BENCH_CALLGRIND=<dir> (callgrind instead of cachegrind, its output kept in <dir>),
 // BENCH_INSTR_TRACE_GC=<dir> (V8's --trace-gc of each measured process, in <dir>/<label>.gc),
 // BENCH_INSTR_NODE_ARGS (more Node flags for each measured process, space-separated).
@@ -41,16 +48,23 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { knob } from './lib/ab.mjs';
-import { NATIVE_RESOURCE, NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
+import { NATIVE_RESOURCE, NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, PEER_READ, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
 
-const NONE = { SOCKLIFE_SOURCE: 'none' };
+/**
+ * socklife as measured: no kernel source, and no poll inside the window. The poll runs by the
+ * clock (every 5 s by default), and valgrind stretches the clock many times over by a factor
+ * that depends on the machine's load: charged to requests, it made the same build read from
+ * 241k to 283k instructions a request. What it costs per second is figure 4's.
+ */
+const NONE = { SOCKLIFE_SOURCE: 'none', SOCKLIFE_POLL_INTERVAL_MS: '3600000' };
 /** socklife as measured, without request following (`followRequests: false`). */
 const NO_REQUESTS = { ...NONE, SOCKLIFE_FOLLOW_REQUESTS: 'false' };
-const churnN = [knob('INSTR_CHURN_N1', 2000), knob('INSTR_CHURN_N2', 5000)];
-const keepAliveN = [knob('INSTR_KEEPALIVE_N1', 5000), knob('INSTR_KEEPALIVE_N2', 20000)];
+const churnN = [knob('INSTR_CHURN_N1', 8000), knob('INSTR_CHURN_N2', 16000)];
+const keepAliveN = [knob('INSTR_KEEPALIVE_N1', 20000), knob('INSTR_KEEPALIVE_N2', 60000)];
+const clientN = [knob('INSTR_CLIENT_N1', 8000), knob('INSTR_CLIENT_N2', 16000)];
 
 /** The variants both server cases measure: each [extra environment, preload flags]. */
 const SERVER_VARIANTS = {
@@ -60,6 +74,7 @@ const SERVER_VARIANTS = {
   sdk: [{}, SDK],
   'sdk+socklife': [NONE, [...SDK, ...SOCKLIFE]],
   'socklife-norequests': [NO_REQUESTS, SOCKLIFE],
+  'sdk+native-resource': [{}, [...SDK, ...NATIVE_RESOURCE]],
 };
 
 const CASES = {
@@ -72,6 +87,8 @@ const CASES = {
     variants: {
       ...SERVER_VARIANTS,
       'observer-floor': [{}, OBSERVER_FLOOR],
+      'sdk+native-resource+peer-read': [{}, [...SDK, ...NATIVE_RESOURCE, ...PEER_READ]],
+      'sdk+socklife-findings': [{ ...NONE, SOCKLIFE_SPANS: 'findings' }, [...SDK, ...SOCKLIFE]],
     },
   },
   keepalive: {
@@ -84,13 +101,12 @@ const CASES = {
       ...SERVER_VARIANTS,
       'sdk+socklife-norequests': [NO_REQUESTS, [...SDK, ...SOCKLIFE]],
       'socklife-norequests+request-floor': [NO_REQUESTS, [...SOCKLIFE, ...REQUEST_FLOOR]],
-      'sdk+native-resource': [{}, [...SDK, ...NATIVE_RESOURCE]],
     },
   },
   'client-churn': {
     side: 'client',
     concurrency: 16,
-    n: churnN,
+    n: clientN,
     unit: 'connection',
     variants: {
       sdk: [{}, SDK],
@@ -206,7 +222,7 @@ await runFigure(figure, async () => {
   const counter = new InstructionCounter();
   figure.note(
     'method',
-    `${version}, --tool=${counter.tool}${counter.tool === 'cachegrind' ? ' --cache-sim=no' : ''}, node ${MEASURED_FLAGS.join(' ')}; each variant measured fresh for N1 and N2 requests (or connections), (count(N2) - count(N1)) / (N2 - N1); ${reps} runs of each pair, ${jobs} measured processes at a time; socklife with SOCKLIFE_SOURCE=none; server churn ${churnN.join('/')} requests, 32 at a time; keep-alive ${keepAliveN.join('/')} requests on 8 connections; client churn ${churnN.join('/')} connections, 16 at a time`,
+    `${version}, --tool=${counter.tool}${counter.tool === 'cachegrind' ? ' --cache-sim=no' : ''}, node ${MEASURED_FLAGS.join(' ')}; each variant measured fresh for N1 and N2 requests (or connections), (count(N2) - count(N1)) / (N2 - N1); ${reps} runs of each pair, ${jobs} measured processes at a time; socklife with SOCKLIFE_SOURCE=none and SOCKLIFE_POLL_INTERVAL_MS=3600000 (no poll in the window); server churn ${churnN.join('/')} requests, 32 at a time; keep-alive ${keepAliveN.join('/')} requests on 8 connections; client churn ${clientN.join('/')} connections, 16 at a time`,
   );
   /** counts[case][variant][rep] = { n1, n2, perOp } */
   const counts = {};
@@ -315,6 +331,22 @@ await runFigure(figure, async () => {
     'server churn, following requests (one per connection): socklife / socklife with followRequests: false',
   );
   stated('8a', 'server-churn', 'socklife-norequests', 'observer-floor', 'server churn, no SDK, without following requests: socklife / the observer floor');
+  stated(
+    '8a',
+    'server-churn',
+    'sdk+native-resource',
+    'sdk',
+    "server churn, the SDK plus one more kind of native async resource (an event-loop delay histogram) / SDK only (the floor under the SDK's share: the async_hooks store of its AsyncLocalStorage turns megamorphic)",
+  );
+  stated(
+    '8a',
+    'server-churn',
+    'sdk+native-resource+peer-read',
+    'sdk',
+    "server churn, that plus the peer's address read at accept / SDK only (the floor under the default span policy, which records every connection)",
+  );
+  stated('8a', 'server-churn', 'sdk+socklife', 'sdk+native-resource+peer-read', 'server churn, real SDK, default span policy: SDK+socklife / that floor');
+  stated('8a', 'server-churn', 'sdk+socklife-findings', 'sdk', 'server churn, real SDK, spans: findings (no connection recorded): SDK+socklife / SDK only');
   budgeted('8b', 'keepalive', 'socklife', 'bare', 'keep-alive, no SDK: socklife / bare server', 1.01);
   budgeted('8b', 'keepalive', 'sdk+socklife', 'sdk', 'keep-alive, real SDK, default span policy: SDK+socklife / SDK only', 1.01);
   stated('8b', 'keepalive', 'bare-control', 'bare', "keep-alive, A/A control: bare / bare (this method's noise)");

@@ -23,6 +23,7 @@ export const OBSERVER_FLOOR = ['--require', `${LIB}observer-floor.cjs`];
 export const STACK_CAPTURE = ['--require', `${LIB}stack-capture.cjs`];
 export const REQUEST_FLOOR = ['--require', `${LIB}request-floor.cjs`];
 export const NATIVE_RESOURCE = ['--require', `${LIB}native-resource.cjs`];
+export const PEER_READ = ['--require', `${LIB}peer-read.cjs`];
 
 /** An environment without the parent's SOCKLIFE_* settings, plus `extra`. */
 function childEnv(extra) {
