@@ -60,19 +60,19 @@ export class EndpointReader {
    * listened again elsewhere since is not taken for the one that accepted it.
    */
   connected(socket: SocketView, side: 'client' | 'server', listeningPort?: number): Endpoints | undefined {
-    const peer = kernelName(socket, 'peer');
-    if (peer === undefined) return undefined;
+    const { remoteAddress, remotePort } = socket;
+    if (remoteAddress === undefined || remotePort === undefined) return undefined;
     const server = side === 'server' ? serverOf(socket) : undefined;
     const listening = server === undefined ? undefined : this.listening.get(server);
     let local: ConnectionEndpoint;
     if (listening?.address !== undefined && (listeningPort === undefined || listening.port === listeningPort)) {
       local = { address: listening.address, port: listening.port };
     } else {
-      const own = kernelName(socket, 'local');
-      if (own === undefined) return undefined;
-      local = { address: normalizeAddress(own.address), port: own.port };
+      const { localAddress, localPort } = socket;
+      if (localAddress === undefined || localPort === undefined) return undefined;
+      local = { address: normalizeAddress(localAddress), port: localPort };
     }
-    return { local, peer: { address: normalizeAddress(peer.address), port: peer.port } };
+    return { local, peer: { address: normalizeAddress(remoteAddress), port: remotePort } };
   }
 
   /**
@@ -97,34 +97,6 @@ export function isInetFamily(family: string | undefined): boolean {
 }
 
 /** An accepted socket's own local port, when the server cannot say (no server, or closed). */
-/** A socket's handle, as far as its names go. */
-interface NamedHandle {
-  getpeername?(out: object): number;
-  getsockname?(out: object): number;
-}
-
-/**
- * The peer (getpeername) or local (getsockname) end of a connected socket, read from its
- * handle into an object of socklife's own. `remoteAddress` and `localAddress` read the same,
- * but Node keeps the answer on the socket in a property its constructor does not make
- * (`_peername`, `_sockname`), so each socket read that way changes hidden class, and Node's
- * own code then meets sockets of two shapes. Without a handle (closed, or a stand-in), or
- * while connecting, it asks those getters, as Node does.
- */
-function kernelName(socket: SocketView, end: 'peer' | 'local'): { readonly address: string; readonly port: number } | undefined {
-  const s = socket as SocketView & { _handle?: NamedHandle | null; connecting?: boolean };
-  const handle = s._handle;
-  const read = end === 'peer' ? handle?.getpeername : handle?.getsockname;
-  if (handle === undefined || handle === null || typeof read !== 'function' || s.connecting === true) {
-    const address = end === 'peer' ? socket.remoteAddress : socket.localAddress;
-    const port = end === 'peer' ? socket.remotePort : socket.localPort;
-    return address === undefined || port === undefined ? undefined : { address, port };
-  }
-  const out: { address?: unknown; port?: unknown } = {};
-  if (read.call(handle, out) !== 0 || typeof out.address !== 'string' || typeof out.port !== 'number') return undefined;
-  return out as { readonly address: string; readonly port: number };
-}
-
 function ownPort(socket: SocketView): ListeningEndpoint | undefined {
   const port = isInetFamily(socket.remoteFamily) ? socket.localPort : undefined;
   return port === undefined ? undefined : { port, address: undefined };
