@@ -122,9 +122,13 @@ const CASES = {
 /**
  * V8 flags of every measured process. valgrind slows the clock many times over, so V8's memory
  * reducer, which runs full collections when the allocation rate per second of wall time is low,
- * would take the measured process for an idle one and collect by the clock.
+ * would take the measured process for an idle one and collect by the clock. The young
+ * generation is held at its largest size (16 MB a semi-space, as far as V8 grows it here
+ * under load): left to resize with the process's timing, it made one pair scavenge several times as
+ * often as another for the same requests, and every variant now pays its scavenges in
+ * proportion to what it allocates.
  */
-const MEASURED_FLAGS = ['--no-memory-reducer'];
+const MEASURED_FLAGS = ['--no-memory-reducer', '--min-semi-space-size=16', '--max-semi-space-size=16'];
 /** BENCH_INSTR_TRACE_GC=<dir>: each measured process also traces V8's collections to <dir>/<label>.gc. */
 const traceGcDir = process.env.BENCH_INSTR_TRACE_GC || undefined;
 if (traceGcDir) mkdirSync(traceGcDir, { recursive: true });

@@ -18,7 +18,8 @@
 //   BENCH_THRESHOLD_MS (2000), BENCH_DETECT_POLL_MS (500), BENCH_LEAKS (100)              figure 6
 //   (figure 7, parse linearity, has no knob: it parses in its own process, no load)
 //   BENCH_INSTR_REPS (2), BENCH_INSTR_JOBS (2), BENCH_INSTR_CASES, BENCH_INSTR_CHURN_N1/N2
-//   (2000/5000), BENCH_INSTR_KEEPALIVE_N1/N2 (5000/20000)                                 figure 8 (valgrind)
+//   (8000/16000), BENCH_INSTR_KEEPALIVE_N1/N2 (20000/60000), BENCH_INSTR_CLIENT_N1/N2
+//   (8000/16000)                                                                          figure 8 (valgrind)
 //   BENCH_CALLGRIND=<dir>  figure 8 under callgrind, its output kept in <dir>
 //   BENCH_CPU_PROF=<dir>   CPU profiles of the measured processes (read them with
 //                          node bench/lib/cpuprofile.mjs <file>)
