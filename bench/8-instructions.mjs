@@ -8,11 +8,12 @@
 // requests in (--trace-opt shows it), and a window that holds those compiles charges warm-up
 // to every request, more to the variant with more code. socklife runs with its kernel source
 // off (SOCKLIFE_SOURCE=none) and no poll inside the window, and every measured process without
-// V8's memory reducer: valgrind slows the process many times over, by a factor that depends
-// on the machine's load, and work done by the clock (a poll, a collection of a process V8 takes
-// for idle) would be charged to the requests (figure 4 measures the poll's own cost per second). What is still done by the clock inside the
-// window (the event-loop delay monitor) and whatever the load's timing changes show in the A/A
-// control and the spread. Cases:
+// V8's memory reducer and with its young generation held at one size: valgrind slows the
+// process many times over, by a factor that depends on the machine's load, and work done by
+// the clock (a poll, a collection of a process V8 takes for idle, a resize of the young
+// generation) would be charged to the requests (figure 4 measures the poll's own cost per
+// second). What is still done by the clock inside the window (the event-loop delay monitor)
+// and whatever the load's timing changes show in the A/A control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
 //       sdk+socklife (default policy), observer-floor (no SDK), socklife-norequests,
 //       sdk+native-resource, sdk+native-resource+peer-read (that and the peer's address read
@@ -56,8 +57,8 @@ import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
 /**
  * socklife as measured: no kernel source, and no poll inside the window. The poll runs by the
  * clock (every 5 s by default), and valgrind stretches the clock many times over by a factor
- * that depends on the machine's load: charged to requests, it made the same build read from
- * 241k to 283k instructions a request. What it costs per second is figure 4's.
+ * that depends on the machine's load: charged to requests, it moved the same build's count
+ * from one run to the next. What it costs per second is figure 4's.
  */
 const NONE = { SOCKLIFE_SOURCE: 'none', SOCKLIFE_POLL_INTERVAL_MS: '3600000' };
 /** socklife as measured, without request following (`followRequests: false`). */
@@ -123,10 +124,10 @@ const CASES = {
  * V8 flags of every measured process. valgrind slows the clock many times over, so V8's memory
  * reducer, which runs full collections when the allocation rate per second of wall time is low,
  * would take the measured process for an idle one and collect by the clock. The young
- * generation is held at its largest size (16 MB a semi-space, as far as V8 grows it here
- * under load): left to resize with the process's timing, it made one pair scavenge several times as
- * often as another for the same requests, and every variant now pays its scavenges in
- * proportion to what it allocates.
+ * generation is held at its largest size (16 MB a semi-space, as far as V8 grows it here under
+ * load): left to resize with the process's timing, it made one pair scavenge several times as
+ * often as another for the same requests; held, every variant pays its scavenges in proportion
+ * to what it allocates.
  */
 const MEASURED_FLAGS = ['--no-memory-reducer', '--min-semi-space-size=16', '--max-semi-space-size=16'];
 /** BENCH_INSTR_TRACE_GC=<dir>: each measured process also traces V8's collections to <dir>/<label>.gc. */
@@ -135,6 +136,10 @@ if (traceGcDir) mkdirSync(traceGcDir, { recursive: true });
 /** BENCH_INSTR_NODE_ARGS: more flags for each measured process (`--perf-basic-prof` names JIT code for callgrind). */
 const extraArgs = process.env.BENCH_INSTR_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 const diagnostics = (label) => (traceGcDir ? { nodeArgs: ['--trace-gc', ...extraArgs], stdout: join(traceGcDir, `${label}.gc`) } : { nodeArgs: extraArgs });
+
+/** What the `sdk+native-resource` floor is, in the words of both server cases. */
+const NATIVE_RESOURCE_FLOOR =
+  "the SDK plus one more kind of native async resource (an event-loop delay histogram) / SDK only (the floor under the SDK's share: the async_hooks store of its AsyncLocalStorage turns megamorphic)";
 
 const STARTUP_MS = 300_000;
 const RUN_MS = 900_000;
@@ -335,13 +340,7 @@ await runFigure(figure, async () => {
     'server churn, following requests (one per connection): socklife / socklife with followRequests: false',
   );
   stated('8a', 'server-churn', 'socklife-norequests', 'observer-floor', 'server churn, no SDK, without following requests: socklife / the observer floor');
-  stated(
-    '8a',
-    'server-churn',
-    'sdk+native-resource',
-    'sdk',
-    "server churn, the SDK plus one more kind of native async resource (an event-loop delay histogram) / SDK only (the floor under the SDK's share: the async_hooks store of its AsyncLocalStorage turns megamorphic)",
-  );
+  stated('8a', 'server-churn', 'sdk+native-resource', 'sdk', `server churn, ${NATIVE_RESOURCE_FLOOR}`);
   stated(
     '8a',
     'server-churn',
@@ -384,13 +383,7 @@ await runFigure(figure, async () => {
     'socklife-norequests+request-floor',
     'keep-alive, no SDK: socklife / socklife without request following plus that floor',
   );
-  stated(
-    '8b',
-    'keepalive',
-    'sdk+native-resource',
-    'sdk',
-    "keep-alive, the SDK plus one more kind of native async resource (an event-loop delay histogram) / SDK only (the floor under the SDK's share: the async_hooks store of its AsyncLocalStorage turns megamorphic)",
-  );
+  stated('8b', 'keepalive', 'sdk+native-resource', 'sdk', `keep-alive, ${NATIVE_RESOURCE_FLOOR}`);
   budgeted(
     '8c',
     'client-churn',
