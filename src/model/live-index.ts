@@ -1,6 +1,6 @@
 import type { ConnectionEndpoint } from '../observe/endpoints.js';
 import type { KernelQuery } from '../observe/kernel/source.js';
-import { TcpState } from '../tcp-states.js';
+import { ALL_TCP_STATES, stateOrdinal, TcpState } from '../tcp-states.js';
 import type { Connection, IndexedConnection } from './connection.js';
 import { TupleIndex } from './tuple-index.js';
 
@@ -14,11 +14,13 @@ export class LiveConnections {
   private readonly live = new Set<Connection>();
   private readonly byTuple = new TupleIndex<IndexedConnection>();
   /**
-   * Live connections per state, counted on every change; the sets themselves are built only
-   * when a detector asks (once per poll at most), so a state change costs two counter updates
-   * rather than two hash-set operations.
+   * Live connections per state (by `stateOrdinal`), counted on every change; the sets
+   * themselves are built only when a detector asks (once per poll at most), so a state change
+   * costs two counter updates rather than two hash-set operations.
    */
-  private readonly stateCount: Partial<Record<TcpState, number>> = {};
+  private readonly stateCount = new Int32Array(ALL_TCP_STATES.length);
+  /** The states (by `stateOrdinal`, one bit each) a live connection has been in since the last `clear()`. */
+  private statesEntered = 0;
   /** The live connections by state, as of the last change; undefined until asked again. */
   private byState: Map<TcpState, Set<Connection>> | undefined;
   private readonly serverPorts = new Map<number, number>();
@@ -48,13 +50,16 @@ export class LiveConnections {
 
   /** `c` (live) is about to leave its state. */
   left(c: Connection): void {
-    this.stateCount[c.state] = (this.stateCount[c.state] ?? 1) - 1;
+    const ordinal = stateOrdinal(c.state);
+    this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) - 1;
     this.byState = undefined;
   }
 
   /** `c` (live) has entered its state. */
   entered(c: Connection): void {
-    this.stateCount[c.state] = (this.stateCount[c.state] ?? 0) + 1;
+    const ordinal = stateOrdinal(c.state);
+    this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) + 1;
+    this.statesEntered |= 1 << ordinal;
     this.byState = undefined;
   }
 
@@ -73,14 +78,17 @@ export class LiveConnections {
   }
 
   connectionsIn(state: TcpState): ReadonlySet<Connection> {
-    if ((this.stateCount[state] ?? 0) === 0) return EMPTY;
+    if (this.stateCount[stateOrdinal(state)] === 0) return EMPTY;
     return this.stateIndex().get(state) ?? EMPTY;
   }
 
   /** How many live connections are in each state one has been in, zero included; CLOSED left out. */
   stateCounts(): ReadonlyMap<TcpState, number> {
     const counts = new Map<TcpState, number>();
-    for (const [state, count] of Object.entries(this.stateCount) as [TcpState, number][]) if (state !== TcpState.Closed) counts.set(state, count);
+    for (const state of ALL_TCP_STATES) {
+      const ordinal = stateOrdinal(state);
+      if (state !== TcpState.Closed && (this.statesEntered & (1 << ordinal)) !== 0) counts.set(state, this.stateCount[ordinal] ?? 0);
+    }
     return counts;
   }
 
@@ -100,7 +108,8 @@ export class LiveConnections {
   clear(): void {
     this.live.clear();
     this.byTuple.clear();
-    for (const state of Object.keys(this.stateCount) as TcpState[]) delete this.stateCount[state];
+    this.stateCount.fill(0);
+    this.statesEntered = 0;
     this.byState = undefined;
     this.serverPorts.clear();
     this.clientPeerPorts.clear();

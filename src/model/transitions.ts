@@ -1,4 +1,4 @@
-import { ALL_TCP_STATES, TcpState } from '../tcp-states.js';
+import { ALL_TCP_STATES, stateOrdinal, TcpState } from '../tcp-states.js';
 
 /** One legal move of the RFC 9293 state machine. */
 export interface Transition {
@@ -59,6 +59,14 @@ function buildReachability(): ReadonlyMap<TcpState, ReadonlySet<TcpState>> {
 
 const REACHABLE = buildReachability();
 
+/** `REACHABLE` flattened by ordinal (`from * 11 + to`): `canReach` runs on every state change. */
+const REACHABLE_BY_ORDINAL: Uint8Array = (() => {
+  const n = ALL_TCP_STATES.length;
+  const table = new Uint8Array(n * n);
+  for (const [from, tos] of REACHABLE) for (const to of tos) table[stateOrdinal(from) * n + stateOrdinal(to)] = 1;
+  return table;
+})();
+
 /** True when the table has a row from `from` to `to`. */
 export function isDirectTransition(from: TcpState, to: TcpState): boolean {
   return TRANSITIONS.some((t) => t.from === from && t.to === to);
@@ -70,5 +78,5 @@ export function isDirectTransition(from: TcpState, to: TcpState): boolean {
  * forward move; a move backwards is stale input.
  */
 export function canReach(from: TcpState, to: TcpState): boolean {
-  return REACHABLE.get(from)?.has(to) ?? false;
+  return REACHABLE_BY_ORDINAL[stateOrdinal(from) * ALL_TCP_STATES.length + stateOrdinal(to)] === 1;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canReach, isDirectTransition, TRANSITIONS } from '../../src/model/transitions.js';
-import { ALL_TCP_STATES, TcpState as S, type TcpState } from '../../src/tcp-states.js';
+import { ALL_TCP_STATES, stateOrdinal, TcpState as S, type TcpState } from '../../src/tcp-states.js';
 
 function successors(state: TcpState): TcpState[] {
   return TRANSITIONS.filter((t) => t.from === state)
@@ -9,6 +9,26 @@ function successors(state: TcpState): TcpState[] {
 }
 
 describe('the transition table', () => {
+  it('gives each state its own ordinal, its place in ALL_TCP_STATES', () => {
+    expect(ALL_TCP_STATES.map(stateOrdinal)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('reaches exactly what a walk of its rows reaches, for every pair of states', () => {
+    const walk = (from: TcpState, to: TcpState): boolean => {
+      const seen = new Set<TcpState>();
+      const stack = successors(from);
+      while (stack.length > 0) {
+        const s = stack.pop() as TcpState;
+        if (s === to) return true;
+        if (seen.has(s) || s === S.Closed) continue;
+        seen.add(s);
+        stack.push(...successors(s));
+      }
+      return false;
+    };
+    for (const from of ALL_TCP_STATES) for (const to of ALL_TCP_STATES) expect(canReach(from, to), `${from} -> ${to}`).toBe(walk(from, to));
+  });
+
   it('names all eleven states with their semconv values', () => {
     expect([...ALL_TCP_STATES].sort()).toEqual([
       'close_wait',
