@@ -17,7 +17,11 @@ export interface ConnectionListener {
   finSeen(connection: Connection, fin: FinMark): void;
   /** A client resolved its host name (`connection.lookup`). */
   lookedUp(connection: Connection): void;
-  stateChanged(connection: Connection, change: StateChange): void;
+  /**
+   * A connection changed state: the change is its `state`, `stateSource` and `stateSince`
+   * (no object is made per change; a listener that keeps changes copies them).
+   */
+  stateChanged(connection: Connection): void;
   /** Node closed it; `connection.followedAfterClose` says whether the model follows it in the kernel. */
   closed(connection: Connection): void;
 }

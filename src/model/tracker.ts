@@ -383,7 +383,7 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     if (state === TcpState.Closing) c.sawClosing = true;
     // try/catch in place of guarded(): no closure made per state change.
     try {
-      this.listener.stateChanged(c, { state, source, time });
+      this.listener.stateChanged(c);
     } catch (error) {
       listenerThrew(error);
     }

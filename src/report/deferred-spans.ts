@@ -24,22 +24,23 @@ export function isDeferred(state: ConnectionSpans | DeferredSpans | undefined): 
  * True for the change every connection starts with (its opening state, at `createdAt`): a
  * deferred connection keeps none, its spans take it from the record.
  */
-export function isOpeningChange(c: Connection, change: StateChange): boolean {
-  return change.state === openingState(c.side) && change.time === c.createdAt && change.source === 'socket_event';
+export function isOpeningChange(c: Connection): boolean {
+  return c.state === openingState(c.side) && c.stateSince === c.createdAt && c.stateSource === 'socket_event';
 }
 
 /**
- * `deferred` with one more change: a new array of exactly its length (the old one is let go),
- * filled by a loop: V8 runs `concat` with arguments in its C++ runtime, and an array literal
- * with a spread leaves spare room behind its last element.
+ * `deferred` with the change `c` just made (its state, source and time): a new array of
+ * exactly its length (the old one is let go), filled by a loop: V8 runs `concat` with
+ * arguments in its C++ runtime, and an array literal with a spread leaves spare room behind
+ * its last element.
  */
-export function withChange(deferred: DeferredSpans, change: StateChange): DeferredSpans {
+export function withChange(deferred: DeferredSpans, c: Connection): DeferredSpans {
   const length = deferred.length;
   const next = new Array<unknown>(length + 3);
   for (let i = 0; i < length; i++) next[i] = deferred[i];
-  next[length] = change.state;
-  next[length + 1] = change.source;
-  next[length + 2] = change.time;
+  next[length] = c.state;
+  next[length + 1] = c.stateSource;
+  next[length + 2] = c.stateSince;
   return next as unknown as DeferredSpans;
 }
 

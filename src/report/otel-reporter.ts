@@ -71,15 +71,15 @@ export class OtelReporter implements ConnectionListener {
     if (spans !== undefined) this.writer.lookedUp(spans, c);
   }
 
-  stateChanged(c: Connection, change: StateChange): void {
+  stateChanged(c: Connection): void {
     // The handshake metric counts every client, recorded or not.
-    if (change.state === 'established' && c.side === 'client') this.metrics.handshakeEnded(c, change.time, undefined);
+    if (c.state === 'established' && c.side === 'client') this.metrics.handshakeEnded(c, c.stateSince, undefined);
     if (!c.recorded) return;
     // Under anomalies a connection's first change cannot find spans yet, and its record says it.
-    if (this.options.spans === 'anomalies' && isOpeningChange(c, change)) return;
+    if (this.options.spans === 'anomalies' && isOpeningChange(c)) return;
     const state = this.connections.get(c.id);
-    if (isDeferred(state)) this.connections.set(c.id, withChange(state, change));
-    else if (state?.open === true) this.writer.stateChanged(state, c, change);
+    if (isDeferred(state)) this.connections.set(c.id, withChange(state, c));
+    else if (state?.open === true) this.writer.stateChanged(state, c, { state: c.state, source: c.stateSource, time: c.stateSince });
   }
 
   finSeen(c: Connection, fin: FinMark): void {

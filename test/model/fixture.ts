@@ -53,8 +53,8 @@ export class RecordingListener implements ConnectionListener {
     this.fins.push(fin);
   }
   lookedUp(): void {}
-  stateChanged(c: Connection, change: StateChange): void {
-    this.changes.push({ id: c.id, ...change });
+  stateChanged(c: Connection): void {
+    this.changes.push({ id: c.id, state: c.state, source: c.stateSource, time: c.stateSince });
   }
   closed(c: Connection): void {
     this.closedIds.push(c.id);
