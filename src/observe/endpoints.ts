@@ -27,6 +27,9 @@ export interface Endpoints {
  */
 export class EndpointReader {
   private readonly listening = new WeakMap<ServerView, ListeningEndpoint>();
+  /** The server `listeningEndpoint` last read, and its endpoint: most accepts come from one server. */
+  private lastServer: ServerView | undefined;
+  private lastEndpoint: ListeningEndpoint | undefined;
 
   /**
    * The listening endpoint of the server that accepted a socket; undefined for a pipe server.
@@ -35,6 +38,7 @@ export class EndpointReader {
   listeningEndpoint(socket: SocketView): ListeningEndpoint | undefined {
     const server = serverOf(socket);
     if (server === undefined) return ownPort(socket);
+    if (server === this.lastServer) return this.lastEndpoint;
     let endpoint = this.listening.get(server);
     if (endpoint === undefined) {
       const address = server.address();
@@ -46,12 +50,15 @@ export class EndpointReader {
       endpoint = { port: address.port, address: specific ? normalizeAddress(address.address as string) : undefined };
       this.listening.set(server, endpoint);
     }
+    this.lastServer = server;
+    this.lastEndpoint = endpoint;
     return endpoint;
   }
 
   /** A server listens anew (after a close, perhaps elsewhere): its endpoint is read again for the sockets it accepts next. */
   serverListening(server: ServerView): void {
     this.listening.delete(server);
+    if (server === this.lastServer) this.lastServer = this.lastEndpoint = undefined;
   }
 
   /**

@@ -10,6 +10,13 @@ export class ServerListening {
   private readonly stacks = new WeakMap<net.Server, CreationStack>();
   /** The backlog each server's `listen()` was given, until it listens. */
   private readonly requestedBacklogs = new WeakMap<net.Server, number>();
+  /**
+   * The server `stackOf` last found a stack for, and that stack: a process mostly accepts on
+   * one server, and a server's stack never changes once taken, so an accept costs a
+   * comparison rather than a WeakMap lookup.
+   */
+  private lastServer: unknown;
+  private lastStack: CreationStack | undefined;
 
   constructor(
     private readonly captureStacks: boolean,
@@ -43,6 +50,13 @@ export class ServerListening {
   /** The stack that made the server that accepted `socket` listen. */
   stackOf(socket: net.Socket): CreationStack | undefined {
     const server = (socket as net.Socket & { server?: unknown }).server;
-    return server instanceof net.Server ? this.stacks.get(server) : undefined;
+    if (server === this.lastServer) return this.lastStack;
+    if (!(server instanceof net.Server)) return undefined;
+    const stack = this.stacks.get(server);
+    if (stack !== undefined) {
+      this.lastServer = server;
+      this.lastStack = stack;
+    }
+    return stack;
   }
 }
