@@ -15,7 +15,8 @@
 // second). What is still done by the clock inside the window (the event-loop delay monitor)
 // and whatever the load's timing changes show in the A/A control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
-//       sdk+socklife (default policy), observer-floor (no SDK), socklife-norequests,
+//       sdk+socklife (default policy), observer-floor (no SDK), model-floor (no SDK: the least a
+//       model records of each connection's events, bench/lib/model-floor.cjs), socklife-norequests,
 //       sdk+native-resource, sdk+native-resource+peer-read (that and the peer's address read
 //       at accept, bench/lib/peer-read.cjs: the floor under the default policy with an SDK),
 //       sdk+socklife-findings (spans: findings, which records no connection)
@@ -49,7 +50,18 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { knob } from './lib/ab.mjs';
-import { NATIVE_RESOURCE, NET_INSTRUMENTATION, NodeChild, OBSERVER_FLOOR, PEER_READ, REQUEST_FLOOR, SDK, SOCKLIFE, STACK_CAPTURE } from './lib/child.mjs';
+import {
+  MODEL_FLOOR,
+  NATIVE_RESOURCE,
+  NET_INSTRUMENTATION,
+  NodeChild,
+  OBSERVER_FLOOR,
+  PEER_READ,
+  REQUEST_FLOOR,
+  SDK,
+  SOCKLIFE,
+  STACK_CAPTURE,
+} from './lib/child.mjs';
 import { Figure, runFigure } from './lib/report.mjs';
 import { fmt, median } from './lib/stats.mjs';
 import { hasValgrind, InstructionCounter } from './lib/valgrind.mjs';
@@ -88,6 +100,7 @@ const CASES = {
     variants: {
       ...SERVER_VARIANTS,
       'observer-floor': [{}, OBSERVER_FLOOR],
+      'model-floor': [{}, MODEL_FLOOR],
       'sdk+native-resource+peer-read': [{}, [...SDK, ...NATIVE_RESOURCE, ...PEER_READ]],
       'sdk+socklife-findings': [{ ...NONE, SOCKLIFE_SPANS: 'findings' }, [...SDK, ...SOCKLIFE]],
     },
@@ -340,6 +353,14 @@ await runFigure(figure, async () => {
     'server churn, following requests (one per connection): socklife / socklife with followRequests: false',
   );
   stated('8a', 'server-churn', 'socklife-norequests', 'observer-floor', 'server churn, no SDK, without following requests: socklife / the observer floor');
+  stated(
+    '8a',
+    'server-churn',
+    'model-floor',
+    'observer-floor',
+    "server churn, the model floor (each event's state and time, live counts by state, both FINs with their byte counters, end()/destroy() times, the close's reason and bytes) / the observer floor",
+  );
+  stated('8a', 'server-churn', 'socklife-norequests', 'model-floor', 'server churn, no SDK, without following requests: socklife / the model floor');
   stated('8a', 'server-churn', 'sdk+native-resource', 'sdk', `server churn, ${NATIVE_RESOURCE_FLOOR}`);
   stated(
     '8a',

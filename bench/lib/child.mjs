@@ -20,6 +20,7 @@ export const ONE_SPAN = ['--require', `${LIB}one-span.cjs`];
 export const NET_INSTRUMENTATION = ['--require', `${LIB}instrumentation-net.cjs`];
 export const TWO_SPANS = ['--require', `${LIB}two-spans.cjs`];
 export const OBSERVER_FLOOR = ['--require', `${LIB}observer-floor.cjs`];
+export const MODEL_FLOOR = ['--require', `${LIB}model-floor.cjs`];
 export const STACK_CAPTURE = ['--require', `${LIB}stack-capture.cjs`];
 export const REQUEST_FLOOR = ['--require', `${LIB}request-floor.cjs`];
 export const NATIVE_RESOURCE = ['--require', `${LIB}native-resource.cjs`];
