@@ -16,7 +16,8 @@
 // and whatever the load's timing changes show in the A/A control and the spread. Cases:
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
 //       sdk+socklife (default policy), observer-floor (no SDK), model-floor (no SDK: the least a
-//       model records of each connection's events, bench/lib/model-floor.cjs), socklife-norequests,
+//       model records of each connection's events, bench/lib/model-floor.cjs),
+//       model-floor+request-floor (that and bench/lib/request-floor.cjs), socklife-norequests,
 //       sdk+native-resource, sdk+native-resource+peer-read (that and the peer's address read
 //       at accept, bench/lib/peer-read.cjs: the floor under the default policy with an SDK),
 //       sdk+socklife-findings (spans: findings, which records no connection)
@@ -101,6 +102,7 @@ const CASES = {
       ...SERVER_VARIANTS,
       'observer-floor': [{}, OBSERVER_FLOOR],
       'model-floor': [{}, MODEL_FLOOR],
+      'model-floor+request-floor': [{}, [...MODEL_FLOOR, ...REQUEST_FLOOR]],
       'sdk+native-resource+peer-read': [{}, [...SDK, ...NATIVE_RESOURCE, ...PEER_READ]],
       'sdk+socklife-findings': [{ ...NONE, SOCKLIFE_SPANS: 'findings' }, [...SDK, ...SOCKLIFE]],
     },
@@ -361,6 +363,14 @@ await runFigure(figure, async () => {
     "server churn, the model floor (each event's state and time, live counts by state, both FINs with their byte counters, end()/destroy() times, the close's reason and bytes) / the observer floor",
   );
   stated('8a', 'server-churn', 'socklife-norequests', 'model-floor', 'server churn, no SDK, without following requests: socklife / the model floor');
+  stated(
+    '8a',
+    'server-churn',
+    'model-floor+request-floor',
+    'bare',
+    "server churn, the model floor plus the request floor (each connection's one request followed the least way) / bare server: the floor under socklife's default",
+  );
+  stated('8a', 'server-churn', 'socklife', 'model-floor+request-floor', 'server churn, no SDK: socklife / the model and request floors');
   stated('8a', 'server-churn', 'sdk+native-resource', 'sdk', `server churn, ${NATIVE_RESOURCE_FLOOR}`);
   stated(
     '8a',
