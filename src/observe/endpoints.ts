@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { serverOf, type ServerView, type SocketView } from './socket-view.js';
 import { isWildcard, normalizeAddress } from './kernel/address.js';
+import { LastHitWeakMap } from './last-hit-weak-map.js';
 
 /** One endpoint as the model keeps it: normalised address (for matching) and port. */
 export interface ConnectionEndpoint {
@@ -26,10 +27,8 @@ export interface Endpoints {
  * is read once (getsockname on the server) and serves all the connections it accepts.
  */
 export class EndpointReader {
-  private readonly listening = new WeakMap<ServerView, ListeningEndpoint>();
-  /** The server `listeningEndpoint` last read, and its endpoint: most accepts come from one server. */
-  private lastServer: ServerView | undefined;
-  private lastEndpoint: ListeningEndpoint | undefined;
+  /** Read at every accept (`listeningEndpoint`). */
+  private readonly listening = new LastHitWeakMap<ServerView, ListeningEndpoint>();
 
   /**
    * The listening endpoint of the server that accepted a socket; undefined for a pipe server.
@@ -38,7 +37,6 @@ export class EndpointReader {
   listeningEndpoint(socket: SocketView): ListeningEndpoint | undefined {
     const server = serverOf(socket);
     if (server === undefined) return ownPort(socket);
-    if (server === this.lastServer) return this.lastEndpoint;
     let endpoint = this.listening.get(server);
     if (endpoint === undefined) {
       const address = server.address();
@@ -50,15 +48,12 @@ export class EndpointReader {
       endpoint = { port: address.port, address: specific ? normalizeAddress(address.address as string) : undefined };
       this.listening.set(server, endpoint);
     }
-    this.lastServer = server;
-    this.lastEndpoint = endpoint;
     return endpoint;
   }
 
   /** A server listens anew (after a close, perhaps elsewhere): its endpoint is read again for the sockets it accepts next. */
   serverListening(server: ServerView): void {
     this.listening.delete(server);
-    if (server === this.lastServer) this.lastServer = this.lastEndpoint = undefined;
   }
 
   /**

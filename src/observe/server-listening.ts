@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { captureCreationStack, type CreationStack } from './creation-stack.js';
+import { LastHitWeakMap } from './last-hit-weak-map.js';
 import type { ListenSink } from './socket-events.js';
 
 /**
@@ -7,16 +8,10 @@ import type { ListenSink } from './socket-events.js';
  * its accepted sockets are said to come from), and when it listens.
  */
 export class ServerListening {
-  private readonly stacks = new WeakMap<net.Server, CreationStack>();
+  /** Read at every accept (`stackOf`). */
+  private readonly stacks = new LastHitWeakMap<net.Server, CreationStack>();
   /** The backlog each server's `listen()` was given, until it listens. */
   private readonly requestedBacklogs = new WeakMap<net.Server, number>();
-  /**
-   * The server `stackOf` last found a stack for, and that stack: a process mostly accepts on
-   * one server, and a server's stack never changes once taken, so an accept costs a
-   * comparison rather than a WeakMap lookup.
-   */
-  private lastServer: unknown;
-  private lastStack: CreationStack | undefined;
 
   constructor(
     private readonly captureStacks: boolean,
@@ -50,13 +45,6 @@ export class ServerListening {
   /** The stack that made the server that accepted `socket` listen. */
   stackOf(socket: net.Socket): CreationStack | undefined {
     const server = (socket as net.Socket & { server?: unknown }).server;
-    if (server === this.lastServer) return this.lastStack;
-    if (!(server instanceof net.Server)) return undefined;
-    const stack = this.stacks.get(server);
-    if (stack !== undefined) {
-      this.lastServer = server;
-      this.lastStack = stack;
-    }
-    return stack;
+    return server instanceof net.Server ? this.stacks.get(server) : undefined;
   }
 }
