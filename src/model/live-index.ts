@@ -48,18 +48,25 @@ export class LiveConnections {
     return true;
   }
 
-  /** `c` (live) is about to leave its state. */
-  left(c: Connection): void {
-    const ordinal = stateOrdinal(c.state);
-    this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) - 1;
-    this.byState = undefined;
+  /** `c`, live, has moved from state `from` to its state: one call per change. */
+  moved(c: Connection, from: TcpState): void {
+    const left = stateOrdinal(from);
+    this.stateCount[left] = (this.stateCount[left] ?? 0) - 1;
+    this.entered(c);
   }
 
-  /** `c` (live) has entered its state. */
-  entered(c: Connection): void {
+  /** `c` has entered its state (at `add`, or by `moved`). */
+  private entered(c: Connection): void {
     const ordinal = stateOrdinal(c.state);
     this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) + 1;
     this.statesEntered |= 1 << ordinal;
+    this.byState = undefined;
+  }
+
+  /** `c` has left its state (at `remove`). */
+  private left(c: Connection): void {
+    const ordinal = stateOrdinal(c.state);
+    this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) - 1;
     this.byState = undefined;
   }
 

@@ -163,6 +163,7 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
     return (socket as RecordHolder)[this.recordKey];
   }
 
+  /** True when the socket is followed. */
   isTracked(socket: SocketView): boolean {
     return this.recordOf(socket) !== undefined;
   }
@@ -374,12 +375,11 @@ export class ConnectionTracker implements SocketSink, RequestSink, ConnectionMod
       diag.debug(`socklife: connection ${c.id}: ${source} says ${state} after ${c.state}; ignored`);
       return false;
     }
-    const live = this.index.has(c);
-    if (live) this.index.left(c);
+    const from = c.state;
     c.state = state;
     c.stateSource = source;
     c.stateSince = time;
-    if (live) this.index.entered(c);
+    if (this.index.has(c)) this.index.moved(c, from);
     if (state === TcpState.Closing) c.sawClosing = true;
     // try/catch in place of guarded(): no closure made per state change.
     try {

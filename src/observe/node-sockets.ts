@@ -138,7 +138,7 @@ export class NodeSocketObserver {
    * destination is known: on Node 20 the channel announces a socket before connect() is called.
    */
   private adopt(socket: net.Socket, side: SocketSide): void {
-    if (this.sink.isTracked(socket)) return;
+    // The sink refuses a socket it already follows: no lookup of its own first.
     const stack = side === 'server' && this.options.captureStacks ? this.servers.stackOf(socket) : undefined;
     if (!this.sink.socketOpened(socket, side, stack)) return;
     // Its events reach the sink through the emit wrapper, ahead of every listener (FIN byte

@@ -38,9 +38,10 @@ export type SocketEvent =
 
 /** The model side of the observer: it decides which sockets it tracks. */
 export interface SocketSink {
-  /** True when the socket is already followed (a channel and a wrapper can both announce it). */
-  isTracked(socket: SocketView): boolean;
-  /** A TCP socket appeared; returns false when the sink does not want it. */
+  /**
+   * A TCP socket appeared; returns false when the sink does not want it, or already follows it
+   * (a channel and a wrapper can both announce one socket).
+   */
   socketOpened(socket: SocketView, side: SocketSide, stack: CreationStack | undefined): boolean;
   /** Returns false when the socket was never followed (one lookup serves both questions). */
   socketEvent(socket: SocketView, event: SocketEvent): boolean;

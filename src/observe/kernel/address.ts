@@ -14,7 +14,8 @@ export function normalizeAddress(raw: string): string {
   if (address.startsWith('[') && address.endsWith(']')) address = address.slice(1, -1);
   const percent = address.indexOf('%');
   if (percent !== -1) address = address.slice(0, percent);
-  address = address.toLowerCase();
+  // Only an IPv6 address has letters (a dotted quad has none): the common IPv4 case copies nothing.
+  if (address.includes(':')) address = address.toLowerCase();
   if (address.startsWith(V4_MAPPED_PREFIX)) {
     const tail = address.slice(V4_MAPPED_PREFIX.length);
     if (DOTTED_QUAD.test(tail)) return tail;
