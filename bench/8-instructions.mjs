@@ -17,9 +17,13 @@
 //   server churn (Connection: close): bare, bare-control, socklife (no SDK), sdk,
 //       sdk+socklife (default policy), observer-floor (no SDK), model-floor (no SDK: the least a
 //       model records of each connection's events, bench/lib/model-floor.cjs),
-//       model-floor+request-floor (that and bench/lib/request-floor.cjs), socklife-norequests,
-//       sdk+native-resource, sdk+native-resource+peer-read (that and the peer's address read
-//       at accept, bench/lib/peer-read.cjs: the floor under the default policy with an SDK),
+//       model-floor+request-floor (that and bench/lib/request-floor.cjs),
+//       model-floor+request-floor+native-resource (that and the event-loop delay monitor
+//       socklife runs while the process listens: every part of socklife's default without an
+//       SDK, each written the least way), socklife-norequests, sdk+native-resource,
+//       sdk+native-resource+peer-read (that and the peer's address read at accept,
+//       bench/lib/peer-read.cjs), sdk+native-resource+peer-read+model-floor+request-floor
+//       (that and the two floors: every part of the default policy with an SDK, the least way),
 //       sdk+socklife-findings (spans: findings, which records no connection)
 //   server keep-alive: bare, bare-control, socklife, sdk, sdk+socklife, socklife-norequests
 //       and sdk+socklife-norequests (socklife with followRequests: false: what following
@@ -103,7 +107,9 @@ const CASES = {
       'observer-floor': [{}, OBSERVER_FLOOR],
       'model-floor': [{}, MODEL_FLOOR],
       'model-floor+request-floor': [{}, [...MODEL_FLOOR, ...REQUEST_FLOOR]],
+      'model-floor+request-floor+native-resource': [{}, [...MODEL_FLOOR, ...REQUEST_FLOOR, ...NATIVE_RESOURCE]],
       'sdk+native-resource+peer-read': [{}, [...SDK, ...NATIVE_RESOURCE, ...PEER_READ]],
+      'sdk+native-resource+peer-read+model-floor+request-floor': [{}, [...SDK, ...NATIVE_RESOURCE, ...PEER_READ, ...MODEL_FLOOR, ...REQUEST_FLOOR]],
       'sdk+socklife-findings': [{ ...NONE, SOCKLIFE_SPANS: 'findings' }, [...SDK, ...SOCKLIFE]],
     },
   },
@@ -371,6 +377,20 @@ await runFigure(figure, async () => {
     "server churn, the model floor plus the request floor (each connection's one request followed the least way) / bare server: the floor under socklife's default",
   );
   stated('8a', 'server-churn', 'socklife', 'model-floor+request-floor', 'server churn, no SDK: socklife / the model and request floors');
+  stated(
+    '8a',
+    'server-churn',
+    'model-floor+request-floor+native-resource',
+    'bare',
+    "server churn, the floors of every part of socklife's default without an SDK (the model floor, the request floor, the event-loop delay monitor it runs while the process listens) / bare server",
+  );
+  stated(
+    '8a',
+    'server-churn',
+    'socklife',
+    'model-floor+request-floor+native-resource',
+    'server churn, no SDK: socklife / the floors of all its parts (its structure)',
+  );
   stated('8a', 'server-churn', 'sdk+native-resource', 'sdk', `server churn, ${NATIVE_RESOURCE_FLOOR}`);
   stated(
     '8a',
@@ -380,6 +400,20 @@ await runFigure(figure, async () => {
     "server churn, that plus the peer's address read at accept / SDK only (the floor under the default span policy, which records every connection)",
   );
   stated('8a', 'server-churn', 'sdk+socklife', 'sdk+native-resource+peer-read', 'server churn, real SDK, default span policy: SDK+socklife / that floor');
+  stated(
+    '8a',
+    'server-churn',
+    'sdk+native-resource+peer-read+model-floor+request-floor',
+    'sdk',
+    'server churn, the floors of every part of the default policy with an SDK (the stall monitor, the peer read, the model floor, the request floor) / SDK only',
+  );
+  stated(
+    '8a',
+    'server-churn',
+    'sdk+socklife',
+    'sdk+native-resource+peer-read+model-floor+request-floor',
+    'server churn, real SDK, default span policy: SDK+socklife / the floors of all its parts (its structure)',
+  );
   stated('8a', 'server-churn', 'sdk+socklife-findings', 'sdk', 'server churn, real SDK, spans: findings (no connection recorded): SDK+socklife / SDK only');
   budgeted('8b', 'keepalive', 'socklife', 'bare', 'keep-alive, no SDK: socklife / bare server', 1.01);
   budgeted('8b', 'keepalive', 'sdk+socklife', 'sdk', 'keep-alive, real SDK, default span policy: SDK+socklife / SDK only', 1.01);
