@@ -39,8 +39,13 @@ export class StackSite {
 
 /** The destinations' sites, bounded, and the rule that says whether to capture. */
 export class StackSampler {
-  /** By destination, in the order they were first met. */
-  private readonly sites = new Map<string, StackSite>();
+  /**
+   * By port, then by host as given to connect(): no key string is built and hashed per
+   * connection (a host is the caller's own string, the same one from one connection to the next).
+   */
+  private readonly byPort = new Map<number, Map<string, StackSite>>();
+  /** Each site with where it is kept, in the order first met: the oldest is forgotten first. */
+  private readonly order = new Map<StackSite, { readonly port: number; readonly host: string }>();
 
   constructor(
     private readonly limits: StackSamplingThresholds,
@@ -50,17 +55,18 @@ export class StackSampler {
   ) {}
 
   /** The site of a destination; past `maxDestinations` the one met first is forgotten. */
-  siteOf(host: string | undefined, port: number): StackSite {
-    const key = `${host ?? ''}:${port}`;
-    let site = this.sites.get(key);
-    if (site === undefined) {
-      if (this.sites.size >= this.limits.maxDestinations) {
-        const oldest = this.sites.keys().next();
-        if (oldest.done !== true) this.sites.delete(oldest.value);
-      }
-      site = new StackSite(key);
-      this.sites.set(key, site);
-    }
+  siteOf(given: string | undefined, port: number): StackSite {
+    // No host is connect()'s default, as an empty one is.
+    const host = given ?? '';
+    const known = this.byPort.get(port)?.get(host);
+    if (known !== undefined) return known;
+    // Forgetting may empty (and drop) this very port's map: looked up again after it.
+    if (this.order.size >= this.limits.maxDestinations) this.forgetOldest();
+    let hosts = this.byPort.get(port);
+    if (hosts === undefined) this.byPort.set(port, (hosts = new Map()));
+    const site = new StackSite(`${host}:${port}`);
+    hosts.set(host, site);
+    this.order.set(site, { port, host });
     return site;
   }
 
@@ -76,6 +82,16 @@ export class StackSampler {
 
   /** Destinations remembered now. */
   get size(): number {
-    return this.sites.size;
+    return this.order.size;
+  }
+
+  private forgetOldest(): void {
+    const oldest = this.order.entries().next();
+    if (oldest.done === true) return;
+    const [site, { port, host }] = oldest.value;
+    this.order.delete(site);
+    const hosts = this.byPort.get(port);
+    hosts?.delete(host);
+    if (hosts?.size === 0) this.byPort.delete(port);
   }
 }

@@ -88,6 +88,30 @@ describe('sampling of creation stacks by destination', () => {
     expect(sampler.shouldCapture(again)).toBe(true);
   });
 
+  it('keeps a site per port for one host, and takes no host as the empty one', () => {
+    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 8 });
+    const a80 = sampler.siteOf('a.internal', 80);
+    const a81 = sampler.siteOf('a.internal', 81);
+    const b80 = sampler.siteOf('b.internal', 80);
+    expect(new Set([a80, a81, b80]).size).toBe(3);
+    expect([a80.destination, a81.destination, b80.destination]).toEqual(['a.internal:80', 'a.internal:81', 'b.internal:80']);
+    // The same host given as another string with the same characters finds the same site.
+    expect(sampler.siteOf(['a', 'internal'].join('.'), 81)).toBe(a81);
+    const none = sampler.siteOf(undefined, 9000);
+    expect(sampler.siteOf('', 9000)).toBe(none);
+    expect(none.destination).toBe(':9000');
+    expect(sampler.size).toBe(4);
+  });
+
+  it('keeps a new site on the port of the one it made forget', () => {
+    const sampler = new StackSampler({ everyN: EVERY, maxDestinations: 1 });
+    const a = sampler.siteOf('a.internal', 80);
+    const b = sampler.siteOf('b.internal', 80);
+    expect(b).not.toBe(a);
+    expect(sampler.siteOf('b.internal', 80)).toBe(b);
+    expect(sampler.size).toBe(1);
+  });
+
   it('remembers the destinations of the connections findings were reported on', () => {
     const sites = new FindingSites();
     const site = new StackSite('10.0.0.7:5432');
