@@ -35,7 +35,9 @@ await runFigure(figure, async () => {
     while (found.size < fins.length && Date.now() < deadline) {
       try {
         const leak = await server.waitForType('leak', Math.max(1, deadline - Date.now()));
-        found.set(leak.peerPort, leak);
+        // By server and client port: a client port the kernel gave to one connection to each
+        // server is two leaks.
+        found.set(`${leak.localPort}/${leak.peerPort}`, leak);
       } catch {
         break;
       }
@@ -45,7 +47,7 @@ await runFigure(figure, async () => {
     let missing = 0;
     let wrongCause = 0;
     for (const fin of fins) {
-      const leak = found.get(fin.localPort);
+      const leak = found.get(`${fin.serverPort}/${fin.localPort}`);
       if (leak === undefined) {
         missing++;
         continue;

@@ -25,7 +25,7 @@ run(async () => {
       ({ kind, socket }) =>
         new Promise((resolve) => {
           setTimeout(() => {
-            socket.once('finish', () => resolve({ kind, localPort: socket.localPort, finAt: Date.now() }));
+            socket.once('finish', () => resolve({ kind, serverPort: ports[kind], localPort: socket.localPort, finAt: Date.now() }));
             if (kind === 'paused') socket.write(data);
             socket.end();
           }, Math.random() * spreadMs);

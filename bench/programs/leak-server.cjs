@@ -15,6 +15,7 @@ run(async () => {
     send({
       type: 'leak',
       endedAt,
+      localPort: span.attributes['network.local.port'],
       peerPort: span.attributes['network.peer.port'],
       cause: span.attributes['tcp.close_wait.cause'],
       durationMs: span.attributes['tcp.close_wait.duration_ms'],
