@@ -36,13 +36,13 @@ export class LiveConnections {
 
   add(c: Connection): void {
     this.live.add(c);
-    this.entered(c);
+    this.entered(c.state);
   }
 
   /** Takes `c` out of every index; false when it was not live. */
   remove(c: Connection): boolean {
     if (!this.live.delete(c)) return false;
-    this.left(c);
+    this.left(c.state);
     if (c.filterPort !== undefined) decrement(c.side === 'server' ? this.serverPorts : this.clientPeerPorts, c.filterPort);
     if (c.local !== undefined && c.peer !== undefined) this.byTuple.delete(c as IndexedConnection);
     return true;
@@ -50,22 +50,21 @@ export class LiveConnections {
 
   /** `c`, live, has moved from state `from` to its state: one call per change. */
   moved(c: Connection, from: TcpState): void {
-    const left = stateOrdinal(from);
-    this.stateCount[left] = (this.stateCount[left] ?? 0) - 1;
-    this.entered(c);
+    this.left(from);
+    this.entered(c.state);
   }
 
-  /** `c` has entered its state (at `add`, or by `moved`). */
-  private entered(c: Connection): void {
-    const ordinal = stateOrdinal(c.state);
+  /** A live connection has entered `state` (at `add`, or by `moved`). */
+  private entered(state: TcpState): void {
+    const ordinal = stateOrdinal(state);
     this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) + 1;
     this.statesEntered |= 1 << ordinal;
     this.byState = undefined;
   }
 
-  /** `c` has left its state (at `remove`). */
-  private left(c: Connection): void {
-    const ordinal = stateOrdinal(c.state);
+  /** A live connection has left `state` (at `remove`, or by `moved`). */
+  private left(state: TcpState): void {
+    const ordinal = stateOrdinal(state);
     this.stateCount[ordinal] = (this.stateCount[ordinal] ?? 0) - 1;
     this.byState = undefined;
   }
