@@ -312,6 +312,17 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
   });
 });
 
+/** Resolves once `ss`, run by the test itself, shows the local port in FIN-WAIT-2. */
+async function kernelShowsFinWait2(localPort: number): Promise<void> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const { stdout } = await execa('ss', ['-t', '-n', '-H', 'state', 'fin-wait-2', 'sport', '=', `:${localPort}`]);
+    if (stdout.trim() !== '') return;
+    if (Date.now() > deadline) throw new Error(`timed out after 3000 ms waiting for port ${localPort} in FIN-WAIT-2 in ss`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe.skipIf(skip)('after close: what the kernel does once Node has let go', () => {
   it('follows a destroyed socket through its orphaned FIN_WAIT_2 until the kernel drops it', async () => {
     let accept: (socket: net.Socket) => void = () => {};
@@ -332,11 +343,14 @@ describe.skipIf(skip)('after close: what the kernel does once Node has let go', 
     client.destroy();
     const c = await waitFor(() => connectionSpan('client', clientPort), 3000, 'the client connection span');
     expect(c.attributes['tcp.close.reason']).toBe('destroyed');
-    await polls.next(2); // a few polls see the orphan
+    await kernelShowsFinWait2(clientPort); // the FIN's ACK is in, by the kernel's own record
+    await polls.next(2); // polls that started after it see the orphan in FIN_WAIT_2
     accepted.resetAndDestroy(); // the peer's RST ends the orphan
     const after = await waitFor(() => children(c, 'tcp.after_close')[0], 3000, 'the tcp.after_close span');
     const seen = after.events.filter((e) => e.name === 'tcp.state_change').map((e) => e.attributes?.['network.connection.state']);
-    expect(seen).toEqual(['fin_wait_2', 'closed']);
+    // A poll that ran before the ACK of the FIN came back (loopback delivers it in a softirq,
+    // late on a loaded machine) saw FIN_WAIT_1: the kernel said so, and the span keeps it.
+    expect(seen).toEqual(seen[0] === 'fin_wait_1' ? ['fin_wait_1', 'fin_wait_2', 'closed'] : ['fin_wait_2', 'closed']);
     for (const e of after.events) expect(e.attributes?.['tcp.state.source']).toBe('kernel');
     expect(after.attributes).toMatchObject({ 'network.connection.state': 'fin_wait_2', 'network.local.port': clientPort });
   });
