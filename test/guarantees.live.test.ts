@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { instrument } from '../src/index.js';
-import { captureDiag, captureUncaught, echoRoundTrip, eventually, makeLeaks } from './reliability/support.js';
+import { captureDiag, captureUncaught, echoRoundTrip, makeLeaks } from './reliability/support.js';
 import { missingTool, skipWithReason } from './support/requirements.js';
-import { createTelemetry, waitFor } from './support/telemetry.js';
+import { createTelemetry, eventually, waitFor } from './support/telemetry.js';
 
 const BROKEN = 'broken tracer';
 

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { canUseNetns, createNetns, listNetns, loadExeca, NETNS_PREFIX, removeStaleNetns, type Netns } from '../harness/netns.js';
 import { skipWithReason } from '../support/requirements.js';
-import { epochMs, waitFor } from '../support/telemetry.js';
+import { epochMs, eventually, waitFor } from '../support/telemetry.js';
 
 const ROOT = join(__dirname, '..', '..');
 const PROGRAMS = join(ROOT, 'test', 'programs');
@@ -243,17 +243,6 @@ function sum(metrics: MetricsLine, name: string): number | undefined {
 const randomPort = () => randomInt(20000, 30000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Like `waitFor`, for a probe that has to await (a child's answer, a file). */
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('listen pressure on live listeners in a private network namespace', () => {
   it(
     'reports SYN_RECEIVED piling up on a listener, with the count ss shows there, once while it lasts',
@@ -328,7 +317,7 @@ describe('listen pressure on live listeners in a private network namespace', () 
 
       // Once the kernel counts no more (clients whose SYNs were dropped retried after the stall),
       // the counters the metrics added up equal the namespace's.
-      await until(
+      await eventually(
         async () => {
           const first = await tcpExt(pid);
           await sleep(10 * POLL_MS);
@@ -362,7 +351,7 @@ describe('listen pressure on live listeners in a private network namespace', () 
       const clients = await startClients(netns, held, 5);
       await clients.next((l) => l.type === 'connected', 'the 5 clients past their handshake');
       // A poll after the handshakes has run once the gauge shows all five.
-      await until(
+      await eventually(
         async () => (gauge((await server.collect())[0] as MetricsLine, 'tcp.listen.syn_received', held)?.value === 5 ? true : undefined),
         10_000,
         'the gauge to show 5',

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { instrument, SocklifeInstrumentation, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { SsPolls } from '../support/ss-polls.js';
-import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
-import { captureDiag, captureUncaught, echoRoundTrip, eventually, FakeTools, listen, onPath } from './support.js';
+import { createTelemetry, eventually, waitFor, type Telemetry } from '../support/telemetry.js';
+import { captureDiag, captureUncaught, echoRoundTrip, FakeTools, listen, onPath } from './support.js';
 
 // Misuse and races: what an application (or another library) may do around socklife.
 

@@ -9,8 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { instrument } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { SsPolls } from '../support/ss-polls.js';
-import { createTelemetry, waitFor } from '../support/telemetry.js';
-import { eventually, listen } from './support.js';
+import { createTelemetry, eventually, waitFor } from '../support/telemetry.js';
+import { listen } from './support.js';
 
 // A socket owned by another thread or process is never reported as this one's leak. The
 // kernel table has every socket of the network namespace, so a poll does list theirs; it

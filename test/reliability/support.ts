@@ -200,14 +200,3 @@ export function captureUncaught(): { readonly errors: unknown[]; dispose(): void
     },
   };
 }
-
-/** `waitFor` for an asynchronous probe (a metric collection): resolves with its first defined value. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { SsPolls } from '../support/ss-polls.js';
-import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
+import { createTelemetry, eventually, waitFor, type Telemetry } from '../support/telemetry.js';
 
 let telemetry: Telemetry;
 let handle: SocklifeHandle;
@@ -314,13 +314,11 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
 
 /** Resolves once `ss`, run by the test itself, shows the local port in FIN-WAIT-2. */
 async function kernelShowsFinWait2(localPort: number): Promise<void> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
+  const inFinWait2 = async () => {
     const { stdout } = await execa('ss', ['-t', '-n', '-H', 'state', 'fin-wait-2', 'sport', '=', `:${localPort}`]);
-    if (stdout.trim() !== '') return;
-    if (Date.now() > deadline) throw new Error(`timed out after 3000 ms waiting for port ${localPort} in FIN-WAIT-2 in ss`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return stdout.trim() !== '' ? true : undefined;
+  };
+  await eventually(inFinWait2, 3000, `port ${localPort} in FIN-WAIT-2 in ss`);
 }
 
 describe.skipIf(skip)('after close: what the kernel does once Node has let go', () => {

@@ -46,6 +46,17 @@ export async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, 
   }
 }
 
+/** `waitFor` for a probe that has to await (a metric collection, a child's answer, a tool's output). */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Epoch milliseconds, on the same clock as span times. */
 export function epochMs(): number {
   return performance.timeOrigin + performance.now();
