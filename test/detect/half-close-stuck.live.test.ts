@@ -1,6 +1,5 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { execa } from 'execa';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import type { TcpState } from '../../src/tcp-states.js';
 import { startPeer, type Peer } from '../harness/peer.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { SsPolls } from '../support/ss-polls.js';
+import { ssShows } from '../support/ss-shows.js';
 import { createTelemetry, epochMs, hrToMs, waitFor, type Telemetry } from '../support/telemetry.js';
 
 /**
@@ -76,14 +76,6 @@ function expectConsistentTimeline(span: ReadableSpan): void {
 
 function stuckSpans(): ReadableSpan[] {
   return telemetry.spans('tcp.half_close.stuck');
-}
-
-/** The 4-tuples `ss` shows in a state, from this end. */
-async function ssShows(state: 'fin-wait-1' | 'fin-wait-2' | 'time-wait', localPort: number, peerPort: number): Promise<number> {
-  const { stdout } = await execa('ss', ['-tanH', 'state', state, '(', 'sport', '=', `:${localPort}`, 'and', 'dport', '=', `:${peerPort}`, ')'], {
-    timeout: 5000,
-  });
-  return stdout.split('\n').filter((line) => line.trim() !== '').length;
 }
 
 function startServerThatEndsFirst(): net.Server {

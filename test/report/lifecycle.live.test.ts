@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
 import { SsPolls } from '../support/ss-polls.js';
+import { ssShows } from '../support/ss-shows.js';
 import { createTelemetry, eventually, waitFor, type Telemetry } from '../support/telemetry.js';
 
 let telemetry: Telemetry;
@@ -312,15 +313,6 @@ describe.skipIf(skip)('connection lifecycle spans on live sockets', () => {
   });
 });
 
-/** Resolves once `ss`, run by the test itself, shows the local port in FIN-WAIT-2. */
-async function kernelShowsFinWait2(localPort: number): Promise<void> {
-  const inFinWait2 = async () => {
-    const { stdout } = await execa('ss', ['-t', '-n', '-H', 'state', 'fin-wait-2', 'sport', '=', `:${localPort}`]);
-    return stdout.trim() !== '' ? true : undefined;
-  };
-  await eventually(inFinWait2, 3000, `port ${localPort} in FIN-WAIT-2 in ss`);
-}
-
 describe.skipIf(skip)('after close: what the kernel does once Node has let go', () => {
   it('follows a destroyed socket through its orphaned FIN_WAIT_2 until the kernel drops it', async () => {
     let accept: (socket: net.Socket) => void = () => {};
@@ -341,7 +333,8 @@ describe.skipIf(skip)('after close: what the kernel does once Node has let go', 
     client.destroy();
     const c = await waitFor(() => connectionSpan('client', clientPort), 3000, 'the client connection span');
     expect(c.attributes['tcp.close.reason']).toBe('destroyed');
-    await kernelShowsFinWait2(clientPort); // the FIN's ACK is in, by the kernel's own record
+    // The FIN's ACK is in, by the kernel's own record.
+    await eventually(async () => ((await ssShows('fin-wait-2', clientPort, port)) === 1 ? true : undefined), 3000, `port ${clientPort} in FIN-WAIT-2 in ss`);
     await polls.next(2); // polls that started after it see the orphan in FIN_WAIT_2
     accepted.resetAndDestroy(); // the peer's RST ends the orphan
     const after = await waitFor(() => children(c, 'tcp.after_close')[0], 3000, 'the tcp.after_close span');
