@@ -3,6 +3,7 @@ import { delimiter, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { onServerSide, type ServerSide } from '../support/server-side.js';
 import { createTelemetry, hrToMs, waitFor, type Telemetry } from '../support/telemetry.js';
 import { captureDiag, captureUncaught, echoRoundTrip, FakeTools, makeLeaks, onPath, processesInGroup, type DiagCapture, type Leaks } from './support.js';
 
@@ -188,8 +189,8 @@ afterEach(async () => {
   handle = telemetry = diagnostics = leaks = tools = undefined;
 });
 
-function leakSpan(clientPort: number): ReadableSpan | undefined {
-  return telemetry?.spans('tcp.close_wait.leak').find((s) => s.attributes['client.port'] === clientPort);
+function leakSpan(of: ServerSide): ReadableSpan | undefined {
+  return telemetry?.spans('tcp.close_wait.leak').find(onServerSide(of));
 }
 
 describe.skipIf(skip)('kernel source faults: the application keeps working and socklife says once what it cannot see', () => {
@@ -212,10 +213,10 @@ describe.skipIf(skip)('kernel source faults: the application keeps working and s
         });
         const current = tools;
         leaks = await makeLeaks();
-        const { halfOpenClientPort, unreadClientPort, finAt } = leaks;
+        const { halfOpen: halfOpenConnection, unread: unreadConnection, finAt } = leaks;
 
         // Detection from socket events runs on its own schedule: on time, whatever the kernel read does.
-        const halfOpen = await waitFor(() => leakSpan(halfOpenClientPort), ON_TIME_MS + 2000, 'the end_not_called leak');
+        const halfOpen = await waitFor(() => leakSpan(halfOpenConnection), ON_TIME_MS + 2000, 'the end_not_called leak');
         expect(halfOpen.attributes['tcp.close_wait.cause']).toBe('end_not_called');
         expect(hrToMs(halfOpen.endTime) - finAt).toBeLessThanOrEqual(ON_TIME_MS);
         if (fault.hangs) {
@@ -228,7 +229,7 @@ describe.skipIf(skip)('kernel source faults: the application keeps working and s
         expect(await echoRoundTrip('while the source fails')).toBe('while the source fails');
 
         // What the kernel alone can see: through the source that still works (the next one after 3 failures).
-        const unread = await waitFor(() => leakSpan(unreadClientPort), FALLBACK_WITHIN_MS, 'the not_read_to_eof leak');
+        const unread = await waitFor(() => leakSpan(unreadConnection), FALLBACK_WITHIN_MS, 'the not_read_to_eof leak');
         expect(unread.attributes['tcp.close_wait.cause']).toBe('not_read_to_eof');
         expect(unread.attributes['tcp.state.source']).toBe('kernel');
         expect(handle.source).toBe(fault.finalSource);

@@ -9,6 +9,7 @@ import { ProcNetSource } from '../../src/observe/kernel/proc-source.js';
 import type { KernelQuery } from '../../src/observe/kernel/source.js';
 import { SsSource } from '../../src/observe/kernel/ss-source.js';
 import { missingTool, skipWithReason } from '../support/requirements.js';
+import { onServerSide } from '../support/server-side.js';
 import { createTelemetry, waitFor, type Telemetry } from '../support/telemetry.js';
 import { captureDiag, FakeTools, makeLeaks, processesInGroup, type DiagCapture, type Leaks } from './support.js';
 
@@ -138,12 +139,8 @@ describe.skipIf(skipWithReason(notLinux))('netstat absent under a running instru
       source: 'netstat',
     });
     leaks = await makeLeaks();
-    const port = leaks.halfOpenClientPort;
-    const leak = await waitFor(
-      () => telemetry?.spans('tcp.close_wait.leak').find((s) => s.attributes['client.port'] === port),
-      5000,
-      'the end_not_called leak',
-    );
+    const { halfOpen } = leaks;
+    const leak = await waitFor(() => telemetry?.spans('tcp.close_wait.leak').find(onServerSide(halfOpen)), 5000, 'the end_not_called leak');
     expect(leak.attributes['tcp.close_wait.cause']).toBe('end_not_called');
     expect(handle.source).toBe('none');
     await new Promise((r) => setTimeout(r, 1000));

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrument, type SocklifeHandle } from '../../src/index.js';
+import { onServerSide, serverSideOf, type ServerSide } from '../support/server-side.js';
 import { createTelemetry, waitFor } from '../support/telemetry.js';
 import { captureDiag, captureUncaught, echoRoundTrip, listen, type DiagCapture } from './support.js';
 
@@ -75,7 +76,7 @@ function logLines(file: string): Array<Record<string, unknown>> {
 }
 
 /** `count` half-open connections whose FINs arrive together: `count` leaks due in the same poll. */
-async function halfOpenLeaks(count: number): Promise<number[]> {
+async function halfOpenLeaks(count: number): Promise<ServerSide[]> {
   const server = net.createServer({ allowHalfOpen: true }, (socket) => socket.resume());
   const port = await listen(server);
   const clients: net.Socket[] = [];
@@ -91,7 +92,7 @@ async function halfOpenLeaks(count: number): Promise<number[]> {
     for (const client of clients) client.destroy();
     server.close();
   });
-  return clients.map((c) => c.localPort as number);
+  return clients.map(serverSideOf);
 }
 
 async function leakCount(reader: OnDemandReader): Promise<number> {
@@ -127,7 +128,7 @@ describe('a span processor whose onEnd throws', () => {
     const log = tempFile('findings.jsonl');
     // A long poll interval: the three FINs arrive within milliseconds, so one tick finds all three due.
     start({ tracerProvider, meterProvider, source: 'none', pollIntervalMs: 1000, closeWaitThresholdMs: THRESHOLD_MS, log });
-    const ports = await halfOpenLeaks(3);
+    const ports = (await halfOpenLeaks(3)).map((c) => c.clientPort);
 
     const lines = await waitFor(() => (logLines(log).length >= 3 ? logLines(log) : undefined), 5000, 'three findings in the log');
     expect(lines.map((l) => (l.peer as { port: number }).port).sort()).toEqual([...ports].sort());
@@ -185,10 +186,10 @@ describe('an exporter that throws', () => {
     cleanups.push(() => tracerProvider.shutdown());
     const log = tempFile('findings.jsonl');
     start({ tracerProvider, source: 'none', spans: 'findings', pollIntervalMs: 100, closeWaitThresholdMs: THRESHOLD_MS, log });
-    const [first] = await halfOpenLeaks(1);
+    const [first] = (await halfOpenLeaks(1)).map((c) => c.clientPort);
     await waitFor(() => (logLines(log).length === 1 ? true : undefined), 5000, 'the first finding');
     expect(exported).toEqual([]); // its export threw
-    const [second] = await halfOpenLeaks(1);
+    const [second] = (await halfOpenLeaks(1)).map((c) => c.clientPort);
     const span = await waitFor(() => exported.find((s) => s.attributes['client.port'] === second), 5000, 'the second finding exported');
     expect(span.name).toBe('tcp.close_wait.leak');
     // The span is exported synchronously; the log line goes through a file stream and may land a moment later.
@@ -236,8 +237,8 @@ describe('a meter that throws', () => {
     await waitFor(() => (telemetry.spans('tcp.connection').length >= 2 ? true : undefined), 3000, 'both connection spans');
     expect(telemetry.spans('tcp.handshake')).toHaveLength(1);
     // Findings still get their spans and log lines (the finding counters throw first).
-    const [port] = await halfOpenLeaks(1);
-    const leak = await waitFor(() => telemetry.spans('tcp.close_wait.leak').find((s) => s.attributes['client.port'] === port), 5000, 'the leak span');
+    const [connection] = await halfOpenLeaks(1);
+    const leak = await waitFor(() => telemetry.spans('tcp.close_wait.leak').find(onServerSide(connection as ServerSide)), 5000, 'the leak span');
     expect(leak.attributes['tcp.close_wait.cause']).toBe('end_not_called');
     await waitFor(() => (logLines(log).length === 1 ? true : undefined), 3000, 'the log line');
     expect(uncaught.errors).toEqual([]);
@@ -261,12 +262,12 @@ describe('a meter that throws', () => {
       pollIntervalMs: 100,
     });
     expect(() => handle.setMeterProvider(broken)).not.toThrow();
-    const [port] = await halfOpenLeaks(1);
-    await waitFor(() => telemetry.spans('tcp.close_wait.leak').find((s) => s.attributes['client.port'] === port), 5000, 'the leak span');
+    const [connection] = await halfOpenLeaks(1);
+    await waitFor(() => telemetry.spans('tcp.close_wait.leak').find(onServerSide(connection as ServerSide)), 5000, 'the leak span');
     // Metrics come back with a working provider.
     handle.setMeterProvider(telemetry.meterProvider);
     const [second] = await halfOpenLeaks(1);
-    await waitFor(() => telemetry.spans('tcp.close_wait.leak').find((s) => s.attributes['client.port'] === second), 5000, 'the second leak span');
+    await waitFor(() => telemetry.spans('tcp.close_wait.leak').find(onServerSide(second as ServerSide)), 5000, 'the second leak span');
     const count = await telemetry.metric('tcp.close_wait.leak.count');
     expect(count?.dataPoints.map((p) => p.value)).toEqual([1]);
     expect(diagnostics.count(/meter provider failure/)).toBe(1);

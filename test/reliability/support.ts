@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { epochMs } from '../support/telemetry.js';
+import { serverSideOf, type ServerSide } from '../support/server-side.js';
 
 /** Every message given to OpenTelemetry's `diag` at WARN or above, while captured. */
 export interface DiagCapture {
@@ -121,9 +122,9 @@ export async function listen(server: net.Server, host = '127.0.0.1', port = 0): 
 
 /** The two CLOSE_WAIT bugs: one socket events prove (end_not_called), one only the kernel sees (not_read_to_eof). */
 export interface Leaks {
-  /** Client ports of the leaking connections, as the servers' `client.port`. */
-  readonly halfOpenClientPort: number;
-  readonly unreadClientPort: number;
+  /** The leaking connections, as their servers' spans name them. */
+  readonly halfOpen: ServerSide;
+  readonly unread: ServerSide;
   /** When the clients' FINs went out (epoch ms). */
   readonly finAt: number;
   close(): void;
@@ -154,8 +155,8 @@ export async function makeLeaks(): Promise<Leaks> {
   b.end('request');
   const finAt = epochMs();
   return {
-    halfOpenClientPort: a.localPort as number,
-    unreadClientPort: b.localPort as number,
+    halfOpen: serverSideOf(a),
+    unread: serverSideOf(b),
     finAt,
     close() {
       for (const c of clients) c.destroy();
