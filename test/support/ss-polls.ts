@@ -44,6 +44,24 @@ export class SsPolls {
     await waitFor(() => (this.count() >= target ? true : undefined), timeoutMs, `${n} more kernel polls through ss`);
   }
 
+  /**
+   * Waits until `probe` returns a value, for as long as `n` polls take to start from now: a
+   * result that polls bring is counted in polls, not in time, so a slow `ss` on a loaded machine
+   * delays it and does not fail it. Fails after `timeoutMs` whatever the polls did.
+   */
+  async within<T>(n: number, probe: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
+    const last = this.count() + n;
+    return waitFor(
+      () => {
+        const value = probe();
+        if (value === undefined && this.count() > last) throw new Error(`${n} kernel polls through ss went by without ${what}`);
+        return value;
+      },
+      timeoutMs,
+      what,
+    );
+  }
+
   dispose(): void {
     process.env.PATH = this.savedPath;
     rmSync(this.dir, { recursive: true, force: true });
