@@ -179,7 +179,8 @@ describe.skipIf(skip)('servers closed and reopened', () => {
       [before, port],
       [after, secondPort],
     ] as const) {
-      const leak = await waitFor(() => leaks(telemetry, serverSideOf(client))[0], 5000, `the leak on port ${serverPort}`);
+      const connection = serverSideOf(client);
+      const leak = await waitFor(() => leaks(telemetry, connection)[0], 5000, `the leak on port ${serverPort}`);
       expect(leak.attributes['tcp.close_wait.cause']).toBe('not_read_to_eof');
       expect(leak.attributes['network.local.port']).toBe(serverPort);
     }
@@ -262,7 +263,8 @@ describe('instrument() and stop() called twice, or in the wrong order', () => {
     const port = await listen(server);
     cleanups.push(() => void server.close());
     const client = await connectAndEnd(port);
-    await waitFor(() => leaks(telemetry, serverSideOf(client))[0], 5000, 'the leak, seen by the fresh instrumentation');
+    const connection = serverSideOf(client);
+    await waitFor(() => leaks(telemetry, connection)[0], 5000, 'the leak, seen by the fresh instrumentation');
     expect(oldTelemetry.spans()).toEqual([]);
   });
 });
@@ -322,7 +324,8 @@ async function seesEndAndDestroy(telemetry: Telemetry): Promise<void> {
   const halfOpenPort = await listen(halfOpen);
   cleanups.push(() => void halfOpen.close());
   const control = await connectAndEnd(halfOpenPort);
-  await waitFor(() => leaks(telemetry, serverSideOf(control))[0], 5000, 'the control leak');
+  const controlConnection = serverSideOf(control);
+  await waitFor(() => leaks(telemetry, controlConnection)[0], 5000, 'the control leak');
   await new Promise((r) => setTimeout(r, THRESHOLD_MS + 3 * POLL_MS));
   // By both ports: the kernel may give the reader and the control one client port, towards two servers.
   expect(leaks(telemetry, serverSideOf(reader))).toEqual([]);
